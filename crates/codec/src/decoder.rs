@@ -1,0 +1,128 @@
+//! Streaming decoder: turns a growing byte buffer into packets, one at a
+//! time, without ever allocating for bytes that have not arrived.
+
+use bytes::BytesMut;
+
+use crate::error::{DecodeError, ErrorKind, Violation};
+use crate::packet::{check_fixed_flags, Packet, PacketType};
+use crate::version::ProtocolVersion;
+use crate::wire::{read_vbi, VbiRead};
+
+/// The largest packet MQTT can express: 1 + 4 + 268,435,455 bytes.
+pub const MAX_POSSIBLE_PACKET_SIZE: u32 = 268_435_460;
+
+/// Decodes packets from a byte stream in the connection's negotiated
+/// version. A server-side decoder starts without a version and learns it
+/// from CONNECT (§3.1.2.2).
+///
+/// After an error the connection must be closed: the stream position is
+/// not meaningful any more (MQTT-4.8.0-1, MQTT-4.13.1-1).
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    version: Option<ProtocolVersion>,
+    max_packet_size: u32,
+}
+
+impl Decoder {
+    /// A decoder for a connection whose version is known (a client's).
+    pub fn new(version: ProtocolVersion) -> Self {
+        Decoder {
+            version: Some(version),
+            max_packet_size: MAX_POSSIBLE_PACKET_SIZE,
+        }
+    }
+
+    /// A decoder for the server side of a new connection: only CONNECT can
+    /// be decoded until it has set the version.
+    pub fn server() -> Self {
+        Decoder {
+            version: None,
+            max_packet_size: MAX_POSSIBLE_PACKET_SIZE,
+        }
+    }
+
+    /// Sets the largest packet (fixed header included) this receiver
+    /// accepts; a larger one is rejected as soon as its fixed header is read,
+    /// before any of its body is buffered.
+    pub fn with_max_packet_size(mut self, max: u32) -> Self {
+        self.max_packet_size = max;
+        self
+    }
+
+    /// The negotiated version, once known.
+    pub fn version(&self) -> Option<ProtocolVersion> {
+        self.version
+    }
+
+    /// Sets the version (for a client, once it has sent CONNECT).
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = Some(version);
+    }
+
+    /// The maximum packet size in force.
+    pub fn max_packet_size(&self) -> u32 {
+        self.max_packet_size
+    }
+
+    /// Decodes the next packet from the front of `buf`.
+    ///
+    /// Returns `Ok(None)` and consumes nothing while the packet is
+    /// incomplete; on success the packet's bytes are split off `buf` and the
+    /// packet's strings and payload share them. Never reserves memory for a
+    /// claimed length.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
+        let Some(&first) = buf.first() else {
+            return Ok(None);
+        };
+        let (nibble, flags) = (first >> 4, first & 0x0F);
+        let Some(ptype) = PacketType::from_nibble(nibble, self.version) else {
+            return Err(Violation::malformed(
+                ErrorKind::InvalidPacketType(nibble),
+                &[],
+                self.version.map_or("2.2.1", |v| v.pick("2.2.1", "2.1.2")),
+            ));
+        };
+        let version = match (self.version, ptype) {
+            (Some(v), _) => v,
+            (None, PacketType::Connect) => ProtocolVersion::V5,
+            (None, other) => {
+                return Err(Violation::protocol(
+                    ErrorKind::VersionUnknown(other),
+                    &["MQTT-3.1.0-1"],
+                    "3.1",
+                ))
+            }
+        };
+        check_fixed_flags(ptype, flags, version)?;
+        let (remaining, used) = match read_vbi(&buf[1..], self.version, "remaining length")? {
+            VbiRead::Done(n, used) => (n, used),
+            VbiRead::Incomplete => return Ok(None),
+        };
+        let total = 1 + used as u64 + u64::from(remaining);
+        if total > u64::from(self.max_packet_size) {
+            return Err(too_large(total, self.max_packet_size, self.version));
+        }
+        let total = total as usize;
+        if buf.len() < total {
+            return Ok(None);
+        }
+        let frame = buf.split_to(total).freeze();
+        let packet = Packet::decode_body(ptype, flags, &frame, 1 + used, version)?;
+        if let (None, Packet::Connect(c)) = (self.version, &packet) {
+            self.version = Some(c.protocol_version);
+        }
+        Ok(Some(packet))
+    }
+}
+
+fn too_large(size: u64, max: u32, v: Option<ProtocolVersion>) -> Violation {
+    Violation::new(
+        ErrorKind::PacketTooLarge { size, max },
+        match v {
+            Some(ProtocolVersion::V5) => &["MQTT-3.1.2-24", "MQTT-3.2.2-15"],
+            _ => &[],
+        },
+        v.map_or("2.2.3", |v| v.pick("2.2.3", "3.1.2.11.4")),
+        crate::ReasonCode::PACKET_TOO_LARGE,
+    )
+}

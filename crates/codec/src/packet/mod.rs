@@ -1,0 +1,446 @@
+//! Control packets (MQTT 3.1.1 §2-3, MQTT 5.0 §2-3): one file per packet
+//! type, the fixed header and the dispatch between them here.
+
+mod ack;
+mod auth;
+mod connack;
+mod connect;
+mod disconnect;
+mod publish;
+mod reason_tail;
+mod suback;
+mod subscribe;
+mod unsuback;
+mod unsubscribe;
+
+pub use ack::PubResponse;
+pub use auth::Auth;
+pub use connack::ConnAck;
+pub use connect::{Connect, Will};
+pub use disconnect::Disconnect;
+pub use publish::Publish;
+pub use suback::SubAck;
+pub use subscribe::{RetainHandling, Subscribe, Subscription, SubscriptionOptions};
+pub use unsuback::UnsubAck;
+pub use unsubscribe::Unsubscribe;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::{EncodeError, ErrorKind, Violation};
+use crate::version::ProtocolVersion;
+use crate::wire::{put_vbi, vbi_len, Reader, VBI_MAX};
+
+/// The control packet types of the fixed header (§2.2.1 in 3.1.1,
+/// §2.1.2 in 5.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum PacketType {
+    /// 1, client to server.
+    Connect = 1,
+    /// 2, server to client.
+    ConnAck = 2,
+    /// 3, both directions.
+    Publish = 3,
+    /// 4, both directions.
+    PubAck = 4,
+    /// 5, both directions.
+    PubRec = 5,
+    /// 6, both directions.
+    PubRel = 6,
+    /// 7, both directions.
+    PubComp = 7,
+    /// 8, client to server.
+    Subscribe = 8,
+    /// 9, server to client.
+    SubAck = 9,
+    /// 10, client to server.
+    Unsubscribe = 10,
+    /// 11, server to client.
+    UnsubAck = 11,
+    /// 12, client to server.
+    PingReq = 12,
+    /// 13, server to client.
+    PingResp = 13,
+    /// 14, client to server (both in 5.0).
+    Disconnect = 14,
+    /// 15, MQTT 5.0 only.
+    Auth = 15,
+}
+
+impl PacketType {
+    /// The type for a fixed-header nibble in `version`.
+    pub const fn from_nibble(n: u8, version: Option<ProtocolVersion>) -> Option<Self> {
+        Some(match n {
+            1 => PacketType::Connect,
+            2 => PacketType::ConnAck,
+            3 => PacketType::Publish,
+            4 => PacketType::PubAck,
+            5 => PacketType::PubRec,
+            6 => PacketType::PubRel,
+            7 => PacketType::PubComp,
+            8 => PacketType::Subscribe,
+            9 => PacketType::SubAck,
+            10 => PacketType::Unsubscribe,
+            11 => PacketType::UnsubAck,
+            12 => PacketType::PingReq,
+            13 => PacketType::PingResp,
+            14 => PacketType::Disconnect,
+            15 if !matches!(version, Some(ProtocolVersion::V311)) => PacketType::Auth,
+            _ => return None,
+        })
+    }
+
+    /// The flag bits this type must carry, for all types but PUBLISH.
+    pub const fn fixed_flags(self) -> u8 {
+        match self {
+            PacketType::PubRel | PacketType::Subscribe | PacketType::Unsubscribe => 0b0010,
+            _ => 0,
+        }
+    }
+
+    /// The name the specification uses.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PacketType::Connect => "CONNECT",
+            PacketType::ConnAck => "CONNACK",
+            PacketType::Publish => "PUBLISH",
+            PacketType::PubAck => "PUBACK",
+            PacketType::PubRec => "PUBREC",
+            PacketType::PubRel => "PUBREL",
+            PacketType::PubComp => "PUBCOMP",
+            PacketType::Subscribe => "SUBSCRIBE",
+            PacketType::SubAck => "SUBACK",
+            PacketType::Unsubscribe => "UNSUBSCRIBE",
+            PacketType::UnsubAck => "UNSUBACK",
+            PacketType::PingReq => "PINGREQ",
+            PacketType::PingResp => "PINGRESP",
+            PacketType::Disconnect => "DISCONNECT",
+            PacketType::Auth => "AUTH",
+        }
+    }
+}
+
+impl std::fmt::Display for PacketType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A decoded control packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Packet {
+    /// CONNECT (§3.1); boxed, being by far the largest.
+    Connect(Box<Connect>),
+    /// CONNACK (§3.2).
+    ConnAck(ConnAck),
+    /// PUBLISH (§3.3).
+    Publish(Publish),
+    /// PUBACK (§3.4).
+    PubAck(PubResponse),
+    /// PUBREC (§3.5).
+    PubRec(PubResponse),
+    /// PUBREL (§3.6).
+    PubRel(PubResponse),
+    /// PUBCOMP (§3.7).
+    PubComp(PubResponse),
+    /// SUBSCRIBE (§3.8).
+    Subscribe(Subscribe),
+    /// SUBACK (§3.9).
+    SubAck(SubAck),
+    /// UNSUBSCRIBE (§3.10).
+    Unsubscribe(Unsubscribe),
+    /// UNSUBACK (§3.11).
+    UnsubAck(UnsubAck),
+    /// PINGREQ (§3.12).
+    PingReq,
+    /// PINGRESP (§3.13).
+    PingResp,
+    /// DISCONNECT (§3.14).
+    Disconnect(Disconnect),
+    /// AUTH (§3.15, 5.0 only).
+    Auth(Auth),
+}
+
+impl Packet {
+    /// The packet's type.
+    pub fn packet_type(&self) -> PacketType {
+        match self {
+            Packet::Connect(_) => PacketType::Connect,
+            Packet::ConnAck(_) => PacketType::ConnAck,
+            Packet::Publish(_) => PacketType::Publish,
+            Packet::PubAck(_) => PacketType::PubAck,
+            Packet::PubRec(_) => PacketType::PubRec,
+            Packet::PubRel(_) => PacketType::PubRel,
+            Packet::PubComp(_) => PacketType::PubComp,
+            Packet::Subscribe(_) => PacketType::Subscribe,
+            Packet::SubAck(_) => PacketType::SubAck,
+            Packet::Unsubscribe(_) => PacketType::Unsubscribe,
+            Packet::UnsubAck(_) => PacketType::UnsubAck,
+            Packet::PingReq => PacketType::PingReq,
+            Packet::PingResp => PacketType::PingResp,
+            Packet::Disconnect(_) => PacketType::Disconnect,
+            Packet::Auth(_) => PacketType::Auth,
+        }
+    }
+
+    /// The version a packet is encoded in: CONNECT carries its own.
+    fn effective_version(&self, version: ProtocolVersion) -> ProtocolVersion {
+        match self {
+            Packet::Connect(c) => c.protocol_version,
+            _ => version,
+        }
+    }
+
+    fn flags(&self) -> u8 {
+        match self {
+            Packet::Publish(p) => p.flags(),
+            other => other.packet_type().fixed_flags(),
+        }
+    }
+
+    fn check(&self, v: ProtocolVersion) -> Result<(), Violation> {
+        match self {
+            Packet::Connect(p) => p.check(),
+            Packet::ConnAck(p) => p.check(v),
+            Packet::Publish(p) => p.check(v),
+            Packet::PubAck(p) => p.check(v, PacketType::PubAck),
+            Packet::PubRec(p) => p.check(v, PacketType::PubRec),
+            Packet::PubRel(p) => p.check(v, PacketType::PubRel),
+            Packet::PubComp(p) => p.check(v, PacketType::PubComp),
+            Packet::Subscribe(p) => p.check(v),
+            Packet::SubAck(p) => p.check(v),
+            Packet::Unsubscribe(p) => p.check(v),
+            Packet::UnsubAck(p) => p.check(v),
+            Packet::PingReq | Packet::PingResp => Ok(()),
+            Packet::Disconnect(p) => p.check(v),
+            Packet::Auth(p) => p.check(v),
+        }
+    }
+
+    fn body_len(&self, v: ProtocolVersion) -> usize {
+        match self {
+            Packet::Connect(p) => p.body_len(),
+            Packet::ConnAck(p) => p.body_len(v),
+            Packet::Publish(p) => p.body_len(v),
+            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+                p.body_len(v)
+            }
+            Packet::Subscribe(p) => p.body_len(v),
+            Packet::SubAck(p) => p.body_len(v),
+            Packet::Unsubscribe(p) => p.body_len(v),
+            Packet::UnsubAck(p) => p.body_len(v),
+            Packet::PingReq | Packet::PingResp => 0,
+            Packet::Disconnect(p) => p.body_len(v),
+            Packet::Auth(p) => p.body_len(v),
+        }
+    }
+
+    fn encode_body(&self, v: ProtocolVersion, out: &mut BytesMut) {
+        match self {
+            Packet::Connect(p) => p.encode_body(out),
+            Packet::ConnAck(p) => p.encode_body(v, out),
+            Packet::Publish(p) => p.encode_body(v, out),
+            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+                p.encode_body(v, out)
+            }
+            Packet::Subscribe(p) => p.encode_body(v, out),
+            Packet::SubAck(p) => p.encode_body(v, out),
+            Packet::Unsubscribe(p) => p.encode_body(v, out),
+            Packet::UnsubAck(p) => p.encode_body(v, out),
+            Packet::PingReq | Packet::PingResp => {}
+            Packet::Disconnect(p) => p.encode_body(v, out),
+            Packet::Auth(p) => p.encode_body(v, out),
+        }
+    }
+
+    /// Total encoded size in `version`, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        let body = self.body_len(self.effective_version(version));
+        1 + vbi_len(body.min(VBI_MAX as usize) as u32) + body
+    }
+
+    /// Appends the packet to `out` in `version` (CONNECT uses its own
+    /// `protocol_version`). The exact length is computed first and reserved
+    /// once. Refuses a packet that breaks a rule of the specification.
+    pub fn encode(&self, version: ProtocolVersion, out: &mut BytesMut) -> Result<(), EncodeError> {
+        let v = self.effective_version(version);
+        if v == ProtocolVersion::V311 && self.packet_type() == PacketType::Auth {
+            return Err(Violation::malformed(
+                ErrorKind::InvalidPacketType(PacketType::Auth as u8),
+                &[],
+                "2.2.1",
+            )
+            .into());
+        }
+        self.check(v)?;
+        let body = self.body_len(v);
+        if body > VBI_MAX as usize {
+            return Err(Violation::malformed(
+                ErrorKind::RemainingLengthTooLarge(body),
+                &[],
+                v.pick("2.2.3", "2.1.4"),
+            )
+            .into());
+        }
+        let total = 1 + vbi_len(body as u32) + body;
+        out.reserve(total);
+        let start = out.len();
+        out.put_u8(((self.packet_type() as u8) << 4) | self.flags());
+        put_vbi(out, body as u32);
+        self.encode_body(v, out);
+        debug_assert_eq!(out.len() - start, total, "{:?}", self.packet_type());
+        Ok(())
+    }
+
+    /// Encodes into a fresh buffer.
+    pub fn to_bytes(&self, version: ProtocolVersion) -> Result<Bytes, EncodeError> {
+        let mut out = BytesMut::new();
+        self.encode(version, &mut out)?;
+        Ok(out.freeze())
+    }
+
+    /// Decodes a body whose fixed header has been read. CONNECT is decoded
+    /// in the version it names; everything else in `version`.
+    pub(crate) fn decode_body(
+        ptype: PacketType,
+        flags: u8,
+        frame: &Bytes,
+        body_start: usize,
+        version: ProtocolVersion,
+    ) -> Result<Packet, Violation> {
+        let mut r = Reader::new(frame, body_start, ptype, version);
+        let packet = match ptype {
+            PacketType::Connect => Packet::Connect(Box::new(Connect::decode(&mut r)?)),
+            PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(&mut r)?),
+            PacketType::Publish => Packet::Publish(Publish::decode(&mut r, flags)?),
+            PacketType::PubAck => Packet::PubAck(PubResponse::decode(&mut r)?),
+            PacketType::PubRec => Packet::PubRec(PubResponse::decode(&mut r)?),
+            PacketType::PubRel => Packet::PubRel(PubResponse::decode(&mut r)?),
+            PacketType::PubComp => Packet::PubComp(PubResponse::decode(&mut r)?),
+            PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(&mut r)?),
+            PacketType::SubAck => Packet::SubAck(SubAck::decode(&mut r)?),
+            PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::decode(&mut r)?),
+            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::decode(&mut r)?),
+            PacketType::PingReq => Packet::PingReq,
+            PacketType::PingResp => Packet::PingResp,
+            PacketType::Disconnect => Packet::Disconnect(Disconnect::decode(&mut r)?),
+            PacketType::Auth => Packet::Auth(Auth::decode(&mut r)?),
+        };
+        r.finish()?;
+        Ok(packet)
+    }
+}
+
+/// Checks the fixed-header flags of every packet but PUBLISH, citing the
+/// statement of the packet where the specification names one.
+pub(crate) fn check_fixed_flags(
+    ptype: PacketType,
+    flags: u8,
+    v: ProtocolVersion,
+) -> Result<(), Violation> {
+    if ptype == PacketType::Publish || flags == ptype.fixed_flags() {
+        Ok(())
+    } else {
+        Err(reserved_flags(ptype, flags, v))
+    }
+}
+
+fn reserved_flags(ptype: PacketType, flags: u8, v: ProtocolVersion) -> Violation {
+    let statements: &'static [&'static str] = match (v, ptype) {
+        (ProtocolVersion::V311, PacketType::PubRel) => {
+            &["MQTT-2.2.2-1", "MQTT-2.2.2-2", "MQTT-3.6.1-1"]
+        }
+        (ProtocolVersion::V311, PacketType::Subscribe) => {
+            &["MQTT-2.2.2-1", "MQTT-2.2.2-2", "MQTT-3.8.1-1"]
+        }
+        (ProtocolVersion::V311, PacketType::Unsubscribe) => {
+            &["MQTT-2.2.2-1", "MQTT-2.2.2-2", "MQTT-3.10.1-1"]
+        }
+        (ProtocolVersion::V311, PacketType::Disconnect) => {
+            &["MQTT-2.2.2-1", "MQTT-2.2.2-2", "MQTT-3.14.1-1"]
+        }
+        (ProtocolVersion::V311, _) => &["MQTT-2.2.2-1", "MQTT-2.2.2-2"],
+        (ProtocolVersion::V5, PacketType::PubRel) => &["MQTT-2.1.3-1", "MQTT-3.6.1-1"],
+        (ProtocolVersion::V5, PacketType::Subscribe) => &["MQTT-2.1.3-1", "MQTT-3.8.1-1"],
+        (ProtocolVersion::V5, PacketType::Unsubscribe) => &["MQTT-2.1.3-1", "MQTT-3.10.1-1"],
+        (ProtocolVersion::V5, PacketType::Disconnect) => &["MQTT-2.1.3-1", "MQTT-3.14.1-1"],
+        (ProtocolVersion::V5, PacketType::Auth) => &["MQTT-2.1.3-1", "MQTT-3.15.1-1"],
+        (ProtocolVersion::V5, _) => &["MQTT-2.1.3-1"],
+    };
+    Violation::malformed(
+        ErrorKind::ReservedFlags {
+            packet: ptype,
+            flags,
+        },
+        statements,
+        v.pick("2.2.2", "2.1.3"),
+    )
+}
+
+/// Checks a packet identifier that must be non-zero, citing the statement
+/// that requires it for `ptype`.
+pub(crate) fn check_packet_id(
+    id: u16,
+    ptype: PacketType,
+    v: ProtocolVersion,
+) -> Result<(), Violation> {
+    if id != 0 {
+        return Ok(());
+    }
+    let statements: &'static [&'static str] = match (v, ptype) {
+        (
+            ProtocolVersion::V311,
+            PacketType::Publish | PacketType::Subscribe | PacketType::Unsubscribe,
+        ) => &["MQTT-2.3.1-1"],
+        (ProtocolVersion::V311, PacketType::SubAck | PacketType::UnsubAck) => &["MQTT-2.3.1-6"],
+        (ProtocolVersion::V311, _) => &["MQTT-2.3.1-5"],
+        (ProtocolVersion::V5, PacketType::Publish) => &["MQTT-2.2.1-3", "MQTT-2.2.1-4"],
+        (ProtocolVersion::V5, PacketType::Subscribe | PacketType::Unsubscribe) => &["MQTT-2.2.1-3"],
+        (ProtocolVersion::V5, PacketType::SubAck | PacketType::UnsubAck) => &["MQTT-2.2.1-6"],
+        (ProtocolVersion::V5, _) => &["MQTT-2.2.1-5"],
+    };
+    Err(Violation::protocol(
+        ErrorKind::ZeroPacketId(ptype),
+        statements,
+        v.pick("2.3.1", "2.2.1"),
+    ))
+}
+
+/// Checks that a 3.1.1 packet carries no properties.
+pub(crate) fn check_no_properties(
+    props: &crate::Properties,
+    ptype: PacketType,
+    v: ProtocolVersion,
+) -> Result<(), Violation> {
+    if v == ProtocolVersion::V311 && !props.is_empty() {
+        return Err(Violation::malformed(
+            ErrorKind::PropertiesInV311(ptype),
+            &[],
+            "2.2",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a 5.0 reason code against the packet's table.
+pub(crate) fn check_reason(
+    code: crate::ReasonCode,
+    allowed: &[u8],
+    ptype: PacketType,
+    statements: &'static [&'static str],
+    section: &'static str,
+) -> Result<(), Violation> {
+    if allowed.contains(&code.0) {
+        Ok(())
+    } else {
+        Err(Violation::protocol(
+            ErrorKind::InvalidReasonCode {
+                packet: ptype,
+                code: code.0,
+            },
+            statements,
+            section,
+        ))
+    }
+}

@@ -1,0 +1,636 @@
+//! MQTT 5.0 properties (§2.2.2): every property of Table 2-4, which packets
+//! may carry it, and the rules on duplicates and values.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::{ErrorKind, Violation};
+use crate::reason::ReasonCode;
+use crate::string::MqttString;
+use crate::version::ProtocolVersion;
+use crate::wire::{self, put_binary, put_string, put_vbi, vbi_len, Reader, VBI_MAX};
+
+/// Where a property list sits: each packet, and the Will Properties of
+/// CONNECT (§3.1.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PropertyContext {
+    /// CONNECT variable header.
+    Connect,
+    /// Will Properties in the CONNECT payload.
+    Will,
+    /// CONNACK.
+    ConnAck,
+    /// PUBLISH.
+    Publish,
+    /// PUBACK.
+    PubAck,
+    /// PUBREC.
+    PubRec,
+    /// PUBREL.
+    PubRel,
+    /// PUBCOMP.
+    PubComp,
+    /// SUBSCRIBE.
+    Subscribe,
+    /// SUBACK.
+    SubAck,
+    /// UNSUBSCRIBE.
+    Unsubscribe,
+    /// UNSUBACK.
+    UnsubAck,
+    /// DISCONNECT.
+    Disconnect,
+    /// AUTH.
+    Auth,
+}
+
+impl PropertyContext {
+    const fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
+    /// Name for messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PropertyContext::Connect => "CONNECT",
+            PropertyContext::Will => "Will Properties",
+            PropertyContext::ConnAck => "CONNACK",
+            PropertyContext::Publish => "PUBLISH",
+            PropertyContext::PubAck => "PUBACK",
+            PropertyContext::PubRec => "PUBREC",
+            PropertyContext::PubRel => "PUBREL",
+            PropertyContext::PubComp => "PUBCOMP",
+            PropertyContext::Subscribe => "SUBSCRIBE",
+            PropertyContext::SubAck => "SUBACK",
+            PropertyContext::Unsubscribe => "UNSUBSCRIBE",
+            PropertyContext::UnsubAck => "UNSUBACK",
+            PropertyContext::Disconnect => "DISCONNECT",
+            PropertyContext::Auth => "AUTH",
+        }
+    }
+}
+
+use PropertyContext as Ctx;
+
+const C: u16 = Ctx::Connect.bit();
+const W: u16 = Ctx::Will.bit();
+const K: u16 = Ctx::ConnAck.bit();
+const P: u16 = Ctx::Publish.bit();
+const ACKS: u16 = Ctx::PubAck.bit() | Ctx::PubRec.bit() | Ctx::PubRel.bit() | Ctx::PubComp.bit();
+const S: u16 = Ctx::Subscribe.bit();
+const B: u16 = Ctx::SubAck.bit();
+const U: u16 = Ctx::Unsubscribe.bit();
+const N: u16 = Ctx::UnsubAck.bit();
+const D: u16 = Ctx::Disconnect.bit();
+const H: u16 = Ctx::Auth.bit();
+
+/// Identifier, name and the contexts allowed to carry it (Table 2-4).
+const TABLE: &[(u8, &str, u16)] = &[
+    (0x01, "Payload Format Indicator", P | W),
+    (0x02, "Message Expiry Interval", P | W),
+    (0x03, "Content Type", P | W),
+    (0x08, "Response Topic", P | W),
+    (0x09, "Correlation Data", P | W),
+    (0x0B, "Subscription Identifier", P | S),
+    (0x11, "Session Expiry Interval", C | K | D),
+    (0x12, "Assigned Client Identifier", K),
+    (0x13, "Server Keep Alive", K),
+    (0x15, "Authentication Method", C | K | H),
+    (0x16, "Authentication Data", C | K | H),
+    (0x17, "Request Problem Information", C),
+    (0x18, "Will Delay Interval", W),
+    (0x19, "Request Response Information", C),
+    (0x1A, "Response Information", K),
+    (0x1C, "Server Reference", K | D),
+    (0x1F, "Reason String", K | ACKS | B | N | D | H),
+    (0x21, "Receive Maximum", C | K),
+    (0x22, "Topic Alias Maximum", C | K),
+    (0x23, "Topic Alias", P),
+    (0x24, "Maximum QoS", K),
+    (0x25, "Retain Available", K),
+    (
+        0x26,
+        "User Property",
+        C | W | K | P | ACKS | S | B | U | N | D | H,
+    ),
+    (0x27, "Maximum Packet Size", C | K),
+    (0x28, "Wildcard Subscription Available", K),
+    (0x29, "Subscription Identifier Available", K),
+    (0x2A, "Shared Subscription Available", K),
+];
+
+/// The name of a property identifier, if MQTT 5.0 defines it.
+pub fn property_name(id: u8) -> Option<&'static str> {
+    TABLE.iter().find(|e| e.0 == id).map(|e| e.1)
+}
+
+fn lookup(id: u8) -> Option<(&'static str, u16)> {
+    TABLE.iter().find(|e| e.0 == id).map(|e| (e.1, e.2))
+}
+
+/// The properties of one packet or of a Will. Absent properties are `None`
+/// (or empty). Encoding writes them in ascending identifier order, which is
+/// this codec's canonical form; decoding accepts any order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Properties {
+    /// 0x01 Payload Format Indicator (§3.3.2.3.2): 0 bytes, 1 UTF-8.
+    pub payload_format_indicator: Option<u8>,
+    /// 0x02 Message Expiry Interval in seconds (§3.3.2.3.3).
+    pub message_expiry_interval: Option<u32>,
+    /// 0x03 Content Type (§3.3.2.3.9).
+    pub content_type: Option<MqttString>,
+    /// 0x08 Response Topic (§3.3.2.3.5).
+    pub response_topic: Option<MqttString>,
+    /// 0x09 Correlation Data (§3.3.2.3.6).
+    pub correlation_data: Option<Bytes>,
+    /// 0x0B Subscription Identifiers (§3.3.2.3.8; one at most in SUBSCRIBE).
+    pub subscription_identifiers: Vec<u32>,
+    /// 0x11 Session Expiry Interval in seconds (§3.1.2.11.2).
+    pub session_expiry_interval: Option<u32>,
+    /// 0x12 Assigned Client Identifier (§3.2.2.3.7).
+    pub assigned_client_identifier: Option<MqttString>,
+    /// 0x13 Server Keep Alive in seconds (§3.2.2.3.14).
+    pub server_keep_alive: Option<u16>,
+    /// 0x15 Authentication Method (§3.1.2.11.9).
+    pub authentication_method: Option<MqttString>,
+    /// 0x16 Authentication Data (§3.1.2.11.10).
+    pub authentication_data: Option<Bytes>,
+    /// 0x17 Request Problem Information (§3.1.2.11.7).
+    pub request_problem_information: Option<u8>,
+    /// 0x18 Will Delay Interval in seconds (§3.1.3.2.2).
+    pub will_delay_interval: Option<u32>,
+    /// 0x19 Request Response Information (§3.1.2.11.6).
+    pub request_response_information: Option<u8>,
+    /// 0x1A Response Information (§3.2.2.3.15).
+    pub response_information: Option<MqttString>,
+    /// 0x1C Server Reference (§3.2.2.3.16).
+    pub server_reference: Option<MqttString>,
+    /// 0x1F Reason String (§3.2.2.3.9 and the acknowledgements).
+    pub reason_string: Option<MqttString>,
+    /// 0x21 Receive Maximum (§3.1.2.11.3).
+    pub receive_maximum: Option<u16>,
+    /// 0x22 Topic Alias Maximum (§3.1.2.11.5).
+    pub topic_alias_maximum: Option<u16>,
+    /// 0x23 Topic Alias (§3.3.2.3.4).
+    pub topic_alias: Option<u16>,
+    /// 0x24 Maximum QoS (§3.2.2.3.4): 0 or 1.
+    pub maximum_qos: Option<u8>,
+    /// 0x25 Retain Available (§3.2.2.3.5).
+    pub retain_available: Option<u8>,
+    /// 0x26 User Properties, in order (§3.1.2.11.8).
+    pub user_properties: Vec<(MqttString, MqttString)>,
+    /// 0x27 Maximum Packet Size (§3.1.2.11.4).
+    pub maximum_packet_size: Option<u32>,
+    /// 0x28 Wildcard Subscription Available (§3.2.2.3.11).
+    pub wildcard_subscription_available: Option<u8>,
+    /// 0x29 Subscription Identifier Available (§3.2.2.3.12).
+    pub subscription_identifier_available: Option<u8>,
+    /// 0x2A Shared Subscription Available (§3.2.2.3.13).
+    pub shared_subscription_available: Option<u8>,
+}
+
+fn value_error(id: u8, value: u32, problem: &'static str, reason: ReasonCode) -> Violation {
+    let (statements, section): (&'static [&'static str], &'static str) = match id {
+        0x23 => (&["MQTT-3.3.2-8"], "3.3.2.3.4"),
+        0x0B => (&[], "3.8.2.1.2"),
+        _ => (&[], "2.2.2.2"),
+    };
+    Violation::new(
+        ErrorKind::PropertyValue {
+            id,
+            name: property_name(id).unwrap_or("?"),
+            value,
+            problem,
+        },
+        statements,
+        section,
+        reason,
+    )
+}
+
+/// Checks a numeric property value against its range; shared by decode and
+/// encode so both enforce the same rules.
+fn check_value(id: u8, value: u32) -> Result<(), Violation> {
+    let bool_like = matches!(id, 0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2A);
+    if bool_like && value > 1 {
+        return Err(value_error(
+            id,
+            value,
+            "must be 0 or 1",
+            ReasonCode::PROTOCOL_ERROR,
+        ));
+    }
+    match (id, value) {
+        (0x21, 0) => Err(value_error(
+            id,
+            0,
+            "must not be 0",
+            ReasonCode::PROTOCOL_ERROR,
+        )),
+        (0x27, 0) => Err(value_error(
+            id,
+            0,
+            "must not be 0",
+            ReasonCode::PROTOCOL_ERROR,
+        )),
+        (0x23, 0) => Err(value_error(
+            id,
+            0,
+            "must not be 0",
+            ReasonCode::TOPIC_ALIAS_INVALID,
+        )),
+        (0x0B, 0) => Err(value_error(
+            id,
+            0,
+            "must not be 0",
+            ReasonCode::PROTOCOL_ERROR,
+        )),
+        (0x0B, v) if v > VBI_MAX => Err(value_error(
+            id,
+            v,
+            "must be at most 268,435,455",
+            ReasonCode::PROTOCOL_ERROR,
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_response_topic(topic: &MqttString) -> Result<(), Violation> {
+    if topic.bytes().any(|b| b == b'+' || b == b'#') {
+        return Err(Violation::protocol(
+            ErrorKind::ResponseTopicHasWildcard(topic.to_string()),
+            &["MQTT-3.3.2-14"],
+            "3.3.2.3.5",
+        ));
+    }
+    Ok(())
+}
+
+impl Properties {
+    /// True when no property is present.
+    pub fn is_empty(&self) -> bool {
+        *self == Properties::default()
+    }
+
+    /// Reads a property length and the properties it covers, enforcing
+    /// which properties `ctx` may carry, duplicates and value ranges.
+    pub(crate) fn decode(r: &mut Reader<'_>, ctx: PropertyContext) -> Result<Self, Violation> {
+        let len = r.vbi("property length")? as usize;
+        let mut props = Properties::default();
+        if len == 0 {
+            return Ok(props);
+        }
+        let old_end = r.limit(len, "properties")?;
+        let mut seen: u64 = 0;
+        while !r.is_empty() {
+            let raw_id = r.vbi("property identifier")?;
+            let id = u8::try_from(raw_id).unwrap_or(0);
+            let Some((name, contexts)) = lookup(id).filter(|_| raw_id <= 0x7F) else {
+                return Err(Violation::malformed(
+                    ErrorKind::UnknownProperty(raw_id.min(255) as u8),
+                    &[],
+                    "2.2.2.2",
+                ));
+            };
+            if contexts & ctx.bit() == 0 {
+                return Err(Violation::malformed(
+                    ErrorKind::PropertyNotAllowed {
+                        id,
+                        name,
+                        context: ctx.name(),
+                    },
+                    &[],
+                    "2.2.2.2",
+                ));
+            }
+            let repeatable = id == 0x26 || (id == 0x0B && ctx == Ctx::Publish);
+            if !repeatable && seen & (1 << id) != 0 {
+                return Err(Violation::protocol(
+                    ErrorKind::DuplicateProperty { id, name },
+                    &[],
+                    "2.2.2.2",
+                ));
+            }
+            seen |= 1 << id;
+            props.read_value(r, id)?;
+        }
+        r.unlimit(old_end);
+        Ok(props)
+    }
+
+    fn read_value(&mut self, r: &mut Reader<'_>, id: u8) -> Result<(), Violation> {
+        fn byte(r: &mut Reader<'_>, id: u8) -> Result<Option<u8>, Violation> {
+            let v = r.u8("property value")?;
+            check_value(id, u32::from(v))?;
+            Ok(Some(v))
+        }
+        fn two(r: &mut Reader<'_>, id: u8) -> Result<Option<u16>, Violation> {
+            let v = r.u16("property value")?;
+            check_value(id, u32::from(v))?;
+            Ok(Some(v))
+        }
+        fn four(r: &mut Reader<'_>, id: u8) -> Result<Option<u32>, Violation> {
+            let v = r.u32("property value")?;
+            check_value(id, v)?;
+            Ok(Some(v))
+        }
+        match id {
+            0x01 => self.payload_format_indicator = byte(r, id)?,
+            0x02 => self.message_expiry_interval = four(r, id)?,
+            0x03 => self.content_type = Some(r.string("Content Type")?),
+            0x08 => {
+                let topic = r.string("Response Topic")?;
+                check_response_topic(&topic)?;
+                self.response_topic = Some(topic);
+            }
+            0x09 => self.correlation_data = Some(r.binary("Correlation Data")?),
+            0x0B => {
+                let v = r.vbi("Subscription Identifier")?;
+                check_value(id, v)?;
+                self.subscription_identifiers.push(v);
+            }
+            0x11 => self.session_expiry_interval = four(r, id)?,
+            0x12 => self.assigned_client_identifier = Some(r.string("Assigned Client Identifier")?),
+            0x13 => self.server_keep_alive = two(r, id)?,
+            0x15 => self.authentication_method = Some(r.string("Authentication Method")?),
+            0x16 => self.authentication_data = Some(r.binary("Authentication Data")?),
+            0x17 => self.request_problem_information = byte(r, id)?,
+            0x18 => self.will_delay_interval = four(r, id)?,
+            0x19 => self.request_response_information = byte(r, id)?,
+            0x1A => self.response_information = Some(r.string("Response Information")?),
+            0x1C => self.server_reference = Some(r.string("Server Reference")?),
+            0x1F => self.reason_string = Some(r.string("Reason String")?),
+            0x21 => self.receive_maximum = two(r, id)?,
+            0x22 => self.topic_alias_maximum = two(r, id)?,
+            0x23 => self.topic_alias = two(r, id)?,
+            0x24 => self.maximum_qos = byte(r, id)?,
+            0x25 => self.retain_available = byte(r, id)?,
+            0x26 => {
+                let k = r.string("User Property name")?;
+                let v = r.string("User Property value")?;
+                self.user_properties.push((k, v));
+            }
+            0x27 => self.maximum_packet_size = four(r, id)?,
+            0x28 => self.wildcard_subscription_available = byte(r, id)?,
+            0x29 => self.subscription_identifier_available = byte(r, id)?,
+            0x2A => self.shared_subscription_available = byte(r, id)?,
+            _ => unreachable!("identifier {id} passed the table lookup"),
+        }
+        Ok(())
+    }
+
+    /// Identifiers present, as a bit set, with the value checks the encoder
+    /// shares with the decoder.
+    fn present(&self) -> Result<u64, Violation> {
+        let mut mask = 0u64;
+        let mut num = |id: u8, v: Option<u32>| -> Result<(), Violation> {
+            if let Some(v) = v {
+                check_value(id, v)?;
+                mask |= 1 << id;
+            }
+            Ok(())
+        };
+        num(0x01, self.payload_format_indicator.map(u32::from))?;
+        num(0x02, self.message_expiry_interval)?;
+        num(0x11, self.session_expiry_interval)?;
+        num(0x13, self.server_keep_alive.map(u32::from))?;
+        num(0x17, self.request_problem_information.map(u32::from))?;
+        num(0x18, self.will_delay_interval)?;
+        num(0x19, self.request_response_information.map(u32::from))?;
+        num(0x21, self.receive_maximum.map(u32::from))?;
+        num(0x22, self.topic_alias_maximum.map(u32::from))?;
+        num(0x23, self.topic_alias.map(u32::from))?;
+        num(0x24, self.maximum_qos.map(u32::from))?;
+        num(0x25, self.retain_available.map(u32::from))?;
+        num(0x27, self.maximum_packet_size)?;
+        num(0x28, self.wildcard_subscription_available.map(u32::from))?;
+        num(0x29, self.subscription_identifier_available.map(u32::from))?;
+        num(0x2A, self.shared_subscription_available.map(u32::from))?;
+        for &v in &self.subscription_identifiers {
+            num(0x0B, Some(v))?;
+        }
+        let mut flag = |id: u8, present: bool| {
+            if present {
+                mask |= 1 << id;
+            }
+        };
+        flag(0x03, self.content_type.is_some());
+        flag(0x08, self.response_topic.is_some());
+        flag(0x09, self.correlation_data.is_some());
+        flag(0x12, self.assigned_client_identifier.is_some());
+        flag(0x15, self.authentication_method.is_some());
+        flag(0x16, self.authentication_data.is_some());
+        flag(0x1A, self.response_information.is_some());
+        flag(0x1C, self.server_reference.is_some());
+        flag(0x1F, self.reason_string.is_some());
+        flag(0x26, !self.user_properties.is_empty());
+        if let Some(t) = &self.response_topic {
+            check_response_topic(t)?;
+        }
+        Ok(mask)
+    }
+
+    /// Checks that these properties may be encoded in `ctx`.
+    pub(crate) fn check(&self, ctx: PropertyContext) -> Result<(), Violation> {
+        let mask = self.present()?;
+        for &(id, name, contexts) in TABLE {
+            if mask & (1 << id) != 0 && contexts & ctx.bit() == 0 {
+                return Err(Violation::malformed(
+                    ErrorKind::PropertyNotAllowed {
+                        id,
+                        name,
+                        context: ctx.name(),
+                    },
+                    &[],
+                    "2.2.2.2",
+                ));
+            }
+        }
+        if ctx == Ctx::Subscribe && self.subscription_identifiers.len() > 1 {
+            return Err(Violation::protocol(
+                ErrorKind::DuplicateProperty {
+                    id: 0x0B,
+                    name: "Subscription Identifier",
+                },
+                &[],
+                "3.8.2.1.2",
+            ));
+        }
+        for (field, len) in self.binary_lengths() {
+            wire::check_binary_len(len, field, ProtocolVersion::V5)?;
+        }
+        Ok(())
+    }
+
+    fn binary_lengths(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+        let b = [
+            (
+                "Correlation Data",
+                self.correlation_data.as_ref().map(Bytes::len),
+            ),
+            (
+                "Authentication Data",
+                self.authentication_data.as_ref().map(Bytes::len),
+            ),
+        ];
+        b.into_iter().filter_map(|(f, l)| l.map(|l| (f, l)))
+    }
+
+    /// Bytes of the properties themselves, without the property length.
+    pub fn content_len(&self) -> usize {
+        let s = |v: &Option<MqttString>| v.as_ref().map_or(0, |s| 3 + s.len());
+        let b = |v: &Option<Bytes>| v.as_ref().map_or(0, |b| 3 + b.len());
+        let n = |present: bool, size: usize| if present { 1 + size } else { 0 };
+        n(self.payload_format_indicator.is_some(), 1)
+            + n(self.message_expiry_interval.is_some(), 4)
+            + s(&self.content_type)
+            + s(&self.response_topic)
+            + b(&self.correlation_data)
+            + self
+                .subscription_identifiers
+                .iter()
+                .map(|&v| 1 + vbi_len(v))
+                .sum::<usize>()
+            + n(self.session_expiry_interval.is_some(), 4)
+            + s(&self.assigned_client_identifier)
+            + n(self.server_keep_alive.is_some(), 2)
+            + s(&self.authentication_method)
+            + b(&self.authentication_data)
+            + n(self.request_problem_information.is_some(), 1)
+            + n(self.will_delay_interval.is_some(), 4)
+            + n(self.request_response_information.is_some(), 1)
+            + s(&self.response_information)
+            + s(&self.server_reference)
+            + s(&self.reason_string)
+            + n(self.receive_maximum.is_some(), 2)
+            + n(self.topic_alias_maximum.is_some(), 2)
+            + n(self.topic_alias.is_some(), 2)
+            + n(self.maximum_qos.is_some(), 1)
+            + n(self.retain_available.is_some(), 1)
+            + self
+                .user_properties
+                .iter()
+                .map(|(k, v)| 5 + k.len() + v.len())
+                .sum::<usize>()
+            + n(self.maximum_packet_size.is_some(), 4)
+            + n(self.wildcard_subscription_available.is_some(), 1)
+            + n(self.subscription_identifier_available.is_some(), 1)
+            + n(self.shared_subscription_available.is_some(), 1)
+    }
+
+    /// Bytes of the property length and the properties.
+    pub fn encoded_len(&self) -> usize {
+        let c = self.content_len();
+        vbi_len(c as u32) + c
+    }
+
+    /// Writes the property length and the properties, in ascending
+    /// identifier order.
+    pub(crate) fn encode(&self, out: &mut BytesMut) {
+        put_vbi(out, self.content_len() as u32);
+        let byte = |out: &mut BytesMut, id: u8, v: Option<u8>| {
+            if let Some(v) = v {
+                out.put_u8(id);
+                out.put_u8(v);
+            }
+        };
+        let two = |out: &mut BytesMut, id: u8, v: Option<u16>| {
+            if let Some(v) = v {
+                out.put_u8(id);
+                out.put_u16(v);
+            }
+        };
+        let four = |out: &mut BytesMut, id: u8, v: Option<u32>| {
+            if let Some(v) = v {
+                out.put_u8(id);
+                out.put_u32(v);
+            }
+        };
+        let string = |out: &mut BytesMut, id: u8, v: &Option<MqttString>| {
+            if let Some(v) = v {
+                out.put_u8(id);
+                put_string(out, v);
+            }
+        };
+        let binary = |out: &mut BytesMut, id: u8, v: &Option<Bytes>| {
+            if let Some(v) = v {
+                out.put_u8(id);
+                put_binary(out, v);
+            }
+        };
+        byte(out, 0x01, self.payload_format_indicator);
+        four(out, 0x02, self.message_expiry_interval);
+        string(out, 0x03, &self.content_type);
+        string(out, 0x08, &self.response_topic);
+        binary(out, 0x09, &self.correlation_data);
+        for &v in &self.subscription_identifiers {
+            out.put_u8(0x0B);
+            put_vbi(out, v);
+        }
+        four(out, 0x11, self.session_expiry_interval);
+        string(out, 0x12, &self.assigned_client_identifier);
+        two(out, 0x13, self.server_keep_alive);
+        string(out, 0x15, &self.authentication_method);
+        binary(out, 0x16, &self.authentication_data);
+        byte(out, 0x17, self.request_problem_information);
+        four(out, 0x18, self.will_delay_interval);
+        byte(out, 0x19, self.request_response_information);
+        string(out, 0x1A, &self.response_information);
+        string(out, 0x1C, &self.server_reference);
+        string(out, 0x1F, &self.reason_string);
+        two(out, 0x21, self.receive_maximum);
+        two(out, 0x22, self.topic_alias_maximum);
+        two(out, 0x23, self.topic_alias);
+        byte(out, 0x24, self.maximum_qos);
+        byte(out, 0x25, self.retain_available);
+        for (k, v) in &self.user_properties {
+            out.put_u8(0x26);
+            put_string(out, k);
+            put_string(out, v);
+        }
+        four(out, 0x27, self.maximum_packet_size);
+        byte(out, 0x28, self.wildcard_subscription_available);
+        byte(out, 0x29, self.subscription_identifier_available);
+        byte(out, 0x2A, self.shared_subscription_available);
+    }
+}
+
+/// Authentication Data without an Authentication Method is a Protocol Error
+/// (§3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.3).
+pub(crate) fn check_auth_pair(p: &Properties, section: &'static str) -> Result<(), Violation> {
+    if p.authentication_data.is_some() && p.authentication_method.is_none() {
+        return Err(Violation::protocol(
+            ErrorKind::AuthDataWithoutMethod,
+            &[],
+            section,
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_identifier_has_one_table_row() {
+        let mut ids: Vec<u8> = TABLE.iter().map(|e| e.0).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 27, "MQTT 5.0 defines 27 properties");
+    }
+
+    #[test]
+    fn content_len_matches_what_encode_writes() {
+        let p = Properties {
+            payload_format_indicator: Some(1),
+            subscription_identifiers: vec![1, 200, 3_000_000],
+            user_properties: vec![(MqttString::from_static("k"), MqttString::from_static("v"))],
+            correlation_data: Some(Bytes::from_static(b"abc")),
+            maximum_packet_size: Some(1024),
+            ..Properties::default()
+        };
+        let mut out = BytesMut::new();
+        p.encode(&mut out);
+        assert_eq!(out.len(), p.encoded_len());
+    }
+}
