@@ -93,7 +93,13 @@ impl Decoder {
                 ))
             }
         };
-        check_fixed_flags(ptype, flags, version)?;
+        // A server learns the version from CONNECT's Protocol Level, inside
+        // the body: CONNECT's fixed-header flags are checked once the body is
+        // here, so that the error cites the client's version's statements.
+        let learning = self.version.is_none();
+        if !learning {
+            check_fixed_flags(ptype, flags, version)?;
+        }
         let (remaining, used) = match read_vbi(&buf[1..], self.version, "remaining length")? {
             VbiRead::Done(n, used) => (n, used),
             VbiRead::Incomplete => return Ok(None),
@@ -106,12 +112,33 @@ impl Decoder {
         if buf.len() < total {
             return Ok(None);
         }
+        if learning {
+            let claimed = claimed_version(&buf[1 + used..total]);
+            check_fixed_flags(ptype, flags, claimed)?;
+            // Read without a version, the Remaining Length was not checked
+            // for minimal encoding, which 5.0 requires (MQTT-1.5.5-1).
+            read_vbi(&buf[1..], Some(claimed), "remaining length")?;
+        }
         let frame = buf.split_to(total).freeze();
-        let packet = Packet::decode_body(ptype, flags, &frame, 1 + used, version)?;
+        // Decoded in place, then moved once (see decode_body).
+        let mut packet = Packet::PingReq;
+        Packet::decode_body(ptype, flags, &frame, 1 + used, version, &mut packet)?;
         if let (None, Packet::Connect(c)) = (self.version, &packet) {
             self.version = Some(c.protocol_version);
         }
         Ok(Some(packet))
+    }
+}
+
+/// The version a CONNECT body claims by its Protocol Level (the byte after
+/// the Protocol Name), 5.0 unless it says 3.1.1.
+fn claimed_version(body: &[u8]) -> ProtocolVersion {
+    let level = body
+        .get(..2)
+        .and_then(|n| body.get(2 + usize::from(u16::from_be_bytes([n[0], n[1]]))));
+    match level {
+        Some(&level) if level == ProtocolVersion::V311.level() => ProtocolVersion::V311,
+        _ => ProtocolVersion::V5,
     }
 }
 

@@ -271,6 +271,10 @@ pub enum ErrorKind {
     /// Authentication Data without Authentication Method.
     #[error("authentication data without authentication method")]
     AuthDataWithoutMethod,
+    /// AUTH other than the empty Success form without an Authentication
+    /// Method (§3.15.2.2.2).
+    #[error("AUTH without authentication method")]
+    AuthMethodMissing,
     /// A reason code the packet may not carry.
     #[error("{packet}: reason code 0x{code:02X} is not allowed")]
     InvalidReasonCode {

@@ -28,6 +28,8 @@
 
 pub mod decoder;
 pub mod error;
+#[cfg(feature = "arbitrary")]
+mod fuzzing;
 pub mod packet;
 pub mod properties;
 pub mod qos;

@@ -123,8 +123,21 @@ pub fn property_name(id: u8) -> Option<&'static str> {
     TABLE.iter().find(|e| e.0 == id).map(|e| e.1)
 }
 
+/// Row of [`TABLE`] for each identifier below 0x80 (`u8::MAX`: none), so
+/// that decoding a property does not scan the table.
+const INDEX: [u8; 0x80] = {
+    let mut index = [u8::MAX; 0x80];
+    let mut row = 0;
+    while row < TABLE.len() {
+        index[TABLE[row].0 as usize] = row as u8;
+        row += 1;
+    }
+    index
+};
+
 fn lookup(id: u8) -> Option<(&'static str, u16)> {
-    TABLE.iter().find(|e| e.0 == id).map(|e| (e.1, e.2))
+    let &row = INDEX.get(usize::from(id))?;
+    TABLE.get(usize::from(row)).map(|e| (e.1, e.2))
 }
 
 /// The properties of one packet or of a Will. Absent properties are `None`
@@ -142,6 +155,7 @@ pub struct Properties {
     /// 0x08 Response Topic (§3.3.2.3.5).
     pub response_topic: Option<MqttString>,
     /// 0x09 Correlation Data (§3.3.2.3.6).
+    #[cfg_attr(feature = "arbitrary", arbitrary(with = crate::fuzzing::opt_bytes))]
     pub correlation_data: Option<Bytes>,
     /// 0x0B Subscription Identifiers (§3.3.2.3.8; one at most in SUBSCRIBE).
     pub subscription_identifiers: Vec<u32>,
@@ -154,6 +168,7 @@ pub struct Properties {
     /// 0x15 Authentication Method (§3.1.2.11.9).
     pub authentication_method: Option<MqttString>,
     /// 0x16 Authentication Data (§3.1.2.11.10).
+    #[cfg_attr(feature = "arbitrary", arbitrary(with = crate::fuzzing::opt_bytes))]
     pub authentication_data: Option<Bytes>,
     /// 0x17 Request Problem Information (§3.1.2.11.7).
     pub request_problem_information: Option<u8>,
@@ -189,11 +204,75 @@ pub struct Properties {
     pub shared_subscription_available: Option<u8>,
 }
 
-fn value_error(id: u8, value: u32, problem: &'static str, reason: ReasonCode) -> Violation {
-    let (statements, section): (&'static [&'static str], &'static str) = match id {
-        0x23 => (&["MQTT-3.3.2-8"], "3.3.2.3.4"),
-        0x0B => (&[], "3.8.2.1.2"),
-        _ => (&[], "2.2.2.2"),
+/// The section that defines property `id` where `ctx` carries it: the rules
+/// on its value and on repeating it are stated there, not in §2.2.2.2.
+fn property_section(id: u8, ctx: PropertyContext) -> &'static str {
+    use PropertyContext as X;
+    match (id, ctx) {
+        (0x01, X::Will) => "3.1.3.2.3",
+        (0x01, _) => "3.3.2.3.2",
+        (0x02, X::Will) => "3.1.3.2.4",
+        (0x02, _) => "3.3.2.3.3",
+        (0x03, X::Will) => "3.1.3.2.5",
+        (0x03, _) => "3.3.2.3.9",
+        (0x08, X::Will) => "3.1.3.2.6",
+        (0x08, _) => "3.3.2.3.5",
+        (0x09, X::Will) => "3.1.3.2.7",
+        (0x09, _) => "3.3.2.3.6",
+        (0x0B, X::Subscribe) => "3.8.2.1.2",
+        (0x0B, _) => "3.3.2.3.8",
+        (0x11, X::Connect) => "3.1.2.11.2",
+        (0x11, X::Disconnect) => "3.14.2.2.2",
+        (0x11, _) => "3.2.2.3.2",
+        (0x12, _) => "3.2.2.3.7",
+        (0x13, _) => "3.2.2.3.14",
+        (0x15, X::Connect) => "3.1.2.11.9",
+        (0x15, X::Auth) => "3.15.2.2.2",
+        (0x15, _) => "3.2.2.3.17",
+        (0x16, X::Connect) => "3.1.2.11.10",
+        (0x16, X::Auth) => "3.15.2.2.3",
+        (0x16, _) => "3.2.2.3.18",
+        (0x17, _) => "3.1.2.11.7",
+        (0x18, _) => "3.1.3.2.2",
+        (0x19, _) => "3.1.2.11.6",
+        (0x1A, _) => "3.2.2.3.15",
+        (0x1C, X::Disconnect) => "3.14.2.2.5",
+        (0x1C, _) => "3.2.2.3.16",
+        (0x1F, X::PubAck) => "3.4.2.2.2",
+        (0x1F, X::PubRec) => "3.5.2.2.2",
+        (0x1F, X::PubRel) => "3.6.2.2.2",
+        (0x1F, X::PubComp) => "3.7.2.2.2",
+        (0x1F, X::SubAck) => "3.9.2.1.2",
+        (0x1F, X::UnsubAck) => "3.11.2.1.2",
+        (0x1F, X::Disconnect) => "3.14.2.2.3",
+        (0x1F, X::Auth) => "3.15.2.2.4",
+        (0x1F, _) => "3.2.2.3.9",
+        (0x21, X::Connect) => "3.1.2.11.3",
+        (0x21, _) => "3.2.2.3.3",
+        (0x22, X::Connect) => "3.1.2.11.5",
+        (0x22, _) => "3.2.2.3.8",
+        (0x23, _) => "3.3.2.3.4",
+        (0x24, _) => "3.2.2.3.4",
+        (0x25, _) => "3.2.2.3.5",
+        (0x27, X::Connect) => "3.1.2.11.4",
+        (0x27, _) => "3.2.2.3.6",
+        (0x28, _) => "3.2.2.3.11",
+        (0x29, _) => "3.2.2.3.12",
+        (0x2A, _) => "3.2.2.3.13",
+        _ => "2.2.2.2",
+    }
+}
+
+fn value_error(
+    id: u8,
+    value: u32,
+    problem: &'static str,
+    reason: ReasonCode,
+    ctx: PropertyContext,
+) -> Violation {
+    let statements: &'static [&'static str] = match id {
+        0x23 => &["MQTT-3.3.2-8"],
+        _ => &[],
     };
     Violation::new(
         ErrorKind::PropertyValue {
@@ -203,54 +282,23 @@ fn value_error(id: u8, value: u32, problem: &'static str, reason: ReasonCode) ->
             problem,
         },
         statements,
-        section,
+        property_section(id, ctx),
         reason,
     )
 }
 
 /// Checks a numeric property value against its range; shared by decode and
 /// encode so both enforce the same rules.
-fn check_value(id: u8, value: u32) -> Result<(), Violation> {
+fn check_value(id: u8, value: u32, ctx: PropertyContext) -> Result<(), Violation> {
     let bool_like = matches!(id, 0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2A);
+    let err = |problem, reason| Err(value_error(id, value, problem, reason, ctx));
     if bool_like && value > 1 {
-        return Err(value_error(
-            id,
-            value,
-            "must be 0 or 1",
-            ReasonCode::PROTOCOL_ERROR,
-        ));
+        return err("must be 0 or 1", ReasonCode::PROTOCOL_ERROR);
     }
     match (id, value) {
-        (0x21, 0) => Err(value_error(
-            id,
-            0,
-            "must not be 0",
-            ReasonCode::PROTOCOL_ERROR,
-        )),
-        (0x27, 0) => Err(value_error(
-            id,
-            0,
-            "must not be 0",
-            ReasonCode::PROTOCOL_ERROR,
-        )),
-        (0x23, 0) => Err(value_error(
-            id,
-            0,
-            "must not be 0",
-            ReasonCode::TOPIC_ALIAS_INVALID,
-        )),
-        (0x0B, 0) => Err(value_error(
-            id,
-            0,
-            "must not be 0",
-            ReasonCode::PROTOCOL_ERROR,
-        )),
-        (0x0B, v) if v > VBI_MAX => Err(value_error(
-            id,
-            v,
-            "must be at most 268,435,455",
-            ReasonCode::PROTOCOL_ERROR,
-        )),
+        (0x21 | 0x27 | 0x0B, 0) => err("must not be 0", ReasonCode::PROTOCOL_ERROR),
+        (0x23, 0) => err("must not be 0", ReasonCode::TOPIC_ALIAS_INVALID),
+        (0x0B, v) if v > VBI_MAX => err("must be at most 268,435,455", ReasonCode::PROTOCOL_ERROR),
         _ => Ok(()),
     }
 }
@@ -269,16 +317,94 @@ fn check_response_topic(topic: &MqttString) -> Result<(), Violation> {
 impl Properties {
     /// True when no property is present.
     pub fn is_empty(&self) -> bool {
-        *self == Properties::default()
+        // The same as `*self == Properties::default()`, without building
+        // one. Destructured so that a new field cannot be forgotten.
+        let Properties {
+            payload_format_indicator,
+            message_expiry_interval,
+            content_type,
+            response_topic,
+            correlation_data,
+            subscription_identifiers,
+            session_expiry_interval,
+            assigned_client_identifier,
+            server_keep_alive,
+            authentication_method,
+            authentication_data,
+            request_problem_information,
+            will_delay_interval,
+            request_response_information,
+            response_information,
+            server_reference,
+            reason_string,
+            receive_maximum,
+            topic_alias_maximum,
+            topic_alias,
+            maximum_qos,
+            retain_available,
+            user_properties,
+            maximum_packet_size,
+            wildcard_subscription_available,
+            subscription_identifier_available,
+            shared_subscription_available,
+        } = self;
+        payload_format_indicator.is_none()
+            && message_expiry_interval.is_none()
+            && content_type.is_none()
+            && response_topic.is_none()
+            && correlation_data.is_none()
+            && subscription_identifiers.is_empty()
+            && session_expiry_interval.is_none()
+            && assigned_client_identifier.is_none()
+            && server_keep_alive.is_none()
+            && authentication_method.is_none()
+            && authentication_data.is_none()
+            && request_problem_information.is_none()
+            && will_delay_interval.is_none()
+            && request_response_information.is_none()
+            && response_information.is_none()
+            && server_reference.is_none()
+            && reason_string.is_none()
+            && receive_maximum.is_none()
+            && topic_alias_maximum.is_none()
+            && topic_alias.is_none()
+            && maximum_qos.is_none()
+            && retain_available.is_none()
+            && user_properties.is_empty()
+            && maximum_packet_size.is_none()
+            && wildcard_subscription_available.is_none()
+            && subscription_identifier_available.is_none()
+            && shared_subscription_available.is_none()
     }
 
     /// Reads a property length and the properties it covers, enforcing
     /// which properties `ctx` may carry, duplicates and value ranges.
     pub(crate) fn decode(r: &mut Reader<'_>, ctx: PropertyContext) -> Result<Self, Violation> {
-        let len = r.vbi("property length")? as usize;
         let mut props = Properties::default();
+        props.decode_into(r, ctx)?;
+        Ok(props)
+    }
+
+    /// [`Properties::decode`] into `self`, which must be empty: a packet
+    /// decodes its properties where they will stay, since moving a
+    /// `Properties` (hundreds of bytes) costs more than decoding a small
+    /// packet.
+    pub(crate) fn decode_into(
+        &mut self,
+        r: &mut Reader<'_>,
+        ctx: PropertyContext,
+    ) -> Result<(), Violation> {
+        debug_assert!(self.is_empty());
+        // A packet with no properties still carries a zero Property Length
+        // (MQTT-2.2.2-1), so a packet that ends here breaks that statement.
+        let len = r.vbi("property length").map_err(|mut e| {
+            if matches!(e.kind, ErrorKind::Truncated { .. }) {
+                e.statements = &["MQTT-2.2.2-1"];
+            }
+            e
+        })? as usize;
         if len == 0 {
-            return Ok(props);
+            return Ok(());
         }
         let old_end = r.limit(len, "properties")?;
         let mut seen: u64 = 0;
@@ -308,32 +434,37 @@ impl Properties {
                 return Err(Violation::protocol(
                     ErrorKind::DuplicateProperty { id, name },
                     &[],
-                    "2.2.2.2",
+                    property_section(id, ctx),
                 ));
             }
             seen |= 1 << id;
-            props.read_value(r, id)?;
+            self.read_value(r, id, ctx)?;
         }
         r.unlimit(old_end);
-        Ok(props)
+        Ok(())
     }
 
-    fn read_value(&mut self, r: &mut Reader<'_>, id: u8) -> Result<(), Violation> {
-        fn byte(r: &mut Reader<'_>, id: u8) -> Result<Option<u8>, Violation> {
+    fn read_value(
+        &mut self,
+        r: &mut Reader<'_>,
+        id: u8,
+        ctx: PropertyContext,
+    ) -> Result<(), Violation> {
+        let byte = |r: &mut Reader<'_>, id: u8| -> Result<Option<u8>, Violation> {
             let v = r.u8("property value")?;
-            check_value(id, u32::from(v))?;
+            check_value(id, u32::from(v), ctx)?;
             Ok(Some(v))
-        }
-        fn two(r: &mut Reader<'_>, id: u8) -> Result<Option<u16>, Violation> {
+        };
+        let two = |r: &mut Reader<'_>, id: u8| -> Result<Option<u16>, Violation> {
             let v = r.u16("property value")?;
-            check_value(id, u32::from(v))?;
+            check_value(id, u32::from(v), ctx)?;
             Ok(Some(v))
-        }
-        fn four(r: &mut Reader<'_>, id: u8) -> Result<Option<u32>, Violation> {
+        };
+        let four = |r: &mut Reader<'_>, id: u8| -> Result<Option<u32>, Violation> {
             let v = r.u32("property value")?;
-            check_value(id, v)?;
+            check_value(id, v, ctx)?;
             Ok(Some(v))
-        }
+        };
         match id {
             0x01 => self.payload_format_indicator = byte(r, id)?,
             0x02 => self.message_expiry_interval = four(r, id)?,
@@ -346,7 +477,7 @@ impl Properties {
             0x09 => self.correlation_data = Some(r.binary("Correlation Data")?),
             0x0B => {
                 let v = r.vbi("Subscription Identifier")?;
-                check_value(id, v)?;
+                check_value(id, v, ctx)?;
                 self.subscription_identifiers.push(v);
             }
             0x11 => self.session_expiry_interval = four(r, id)?,
@@ -381,11 +512,11 @@ impl Properties {
 
     /// Identifiers present, as a bit set, with the value checks the encoder
     /// shares with the decoder.
-    fn present(&self) -> Result<u64, Violation> {
+    fn present(&self, ctx: PropertyContext) -> Result<u64, Violation> {
         let mut mask = 0u64;
         let mut num = |id: u8, v: Option<u32>| -> Result<(), Violation> {
             if let Some(v) = v {
-                check_value(id, v)?;
+                check_value(id, v, ctx)?;
                 mask |= 1 << id;
             }
             Ok(())
@@ -432,7 +563,11 @@ impl Properties {
 
     /// Checks that these properties may be encoded in `ctx`.
     pub(crate) fn check(&self, ctx: PropertyContext) -> Result<(), Violation> {
-        let mask = self.present()?;
+        if self.is_empty() {
+            // No property, so none to break a rule (the common case).
+            return Ok(());
+        }
+        let mask = self.present(ctx)?;
         for &(id, name, contexts) in TABLE {
             if mask & (1 << id) != 0 && contexts & ctx.bit() == 0 {
                 return Err(Violation::malformed(
@@ -478,6 +613,9 @@ impl Properties {
 
     /// Bytes of the properties themselves, without the property length.
     pub fn content_len(&self) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
         let s = |v: &Option<MqttString>| v.as_ref().map_or(0, |s| 3 + s.len());
         let b = |v: &Option<Bytes>| v.as_ref().map_or(0, |b| 3 + b.len());
         let n = |present: bool, size: usize| if present { 1 + size } else { 0 };
@@ -527,7 +665,11 @@ impl Properties {
     /// Writes the property length and the properties, in ascending
     /// identifier order.
     pub(crate) fn encode(&self, out: &mut BytesMut) {
-        put_vbi(out, self.content_len() as u32);
+        let len = self.content_len();
+        put_vbi(out, len as u32);
+        if len == 0 {
+            return;
+        }
         let byte = |out: &mut BytesMut, id: u8, v: Option<u8>| {
             if let Some(v) = v {
                 out.put_u8(id);
@@ -617,6 +759,14 @@ mod tests {
         let mut ids: Vec<u8> = TABLE.iter().map(|e| e.0).collect();
         ids.dedup();
         assert_eq!(ids.len(), 27, "MQTT 5.0 defines 27 properties");
+    }
+
+    #[test]
+    fn the_index_finds_every_row_and_nothing_else() {
+        for id in 0..=u8::MAX {
+            let scan = TABLE.iter().find(|e| e.0 == id).map(|e| (e.1, e.2));
+            assert_eq!(lookup(id), scan, "identifier {id:#04x}");
+        }
     }
 
     #[test]

@@ -44,12 +44,13 @@ impl MqttString {
     }
 
     /// Validates bytes received on the wire, sharing their buffer.
+    #[inline]
     pub fn from_bytes(bytes: Bytes) -> Result<Self, StringError> {
         if bytes.len() > Self::MAX_LEN {
             return Err(StringError::TooLong);
         }
         let s = ByteString::try_from(bytes).map_err(|_| StringError::InvalidUtf8)?;
-        if s.as_bytes().contains(&0) {
+        if has_nul(s.as_bytes()) {
             return Err(StringError::NullCharacter);
         }
         Ok(MqttString(s))
@@ -79,6 +80,13 @@ impl MqttString {
     pub fn into_bytes(self) -> Bytes {
         self.0.into_bytes()
     }
+}
+
+/// True when `bytes` contains U+0000. Without an early exit the loop is
+/// vectorised: faster than `contains` (memchr) for the short strings MQTT
+/// carries.
+fn has_nul(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0u8, |nul, &b| nul | u8::from(b == 0)) != 0
 }
 
 fn check_str(s: &str) -> Result<(), StringError> {

@@ -234,15 +234,30 @@ pub(crate) fn string_violation(
     field: &'static str,
     version: ProtocolVersion,
 ) -> Violation {
+    // A User Property is a UTF-8 String Pair, whose strings must each be a
+    // valid UTF-8 Encoded String (MQTT-1.5.7-1); Topic Names and Topic
+    // Filters have their own ban on U+0000 (MQTT-4.7.3-2).
+    let pair = matches!(field, "User Property name" | "User Property value");
+    let topic = matches!(field, "topic name" | "topic filter" | "will topic");
     match e {
         StringError::InvalidUtf8 => Violation::malformed(
             ErrorKind::InvalidUtf8 { field },
-            version.pick(&["MQTT-1.5.3-1"], &["MQTT-1.5.4-1"]),
+            match (version, pair) {
+                (ProtocolVersion::V5, true) => &["MQTT-1.5.4-1", "MQTT-1.5.7-1"],
+                _ => version.pick(&["MQTT-1.5.3-1"], &["MQTT-1.5.4-1"]),
+            },
             version.pick("1.5.3", "1.5.4"),
         ),
         StringError::NullCharacter => Violation::malformed(
             ErrorKind::NullCharacter { field },
-            version.pick(&["MQTT-1.5.3-2"], &["MQTT-1.5.4-2"]),
+            match (version, pair, topic) {
+                (ProtocolVersion::V5, true, _) => &["MQTT-1.5.4-2", "MQTT-1.5.7-1"],
+                (_, _, true) => version.pick(
+                    &["MQTT-1.5.3-2", "MQTT-4.7.3-2"],
+                    &["MQTT-1.5.4-2", "MQTT-4.7.3-2"],
+                ),
+                _ => version.pick(&["MQTT-1.5.3-2"], &["MQTT-1.5.4-2"]),
+            },
             version.pick("1.5.3", "1.5.4"),
         ),
         StringError::TooLong => Violation::new(

@@ -63,16 +63,22 @@ impl PubResponse {
         }
     }
 
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, Violation> {
+    /// Decodes into `self`, which must be `PubResponse::default()` (see
+    /// [`Packet::decode_body`](crate::Packet)).
+    pub(crate) fn decode_into(&mut self, r: &mut Reader<'_>) -> Result<(), Violation> {
         let ptype = r.packet;
         let v = r.version;
-        let packet_id = r.u16("packet identifier")?;
-        check_packet_id(packet_id, ptype, v)?;
-        let mut resp = PubResponse::new(packet_id);
+        self.packet_id = r.u16("packet identifier")?;
+        check_packet_id(self.packet_id, ptype, v)?;
         if v.is_v5() {
-            (resp.reason_code, resp.properties) = reason_tail::decode(r, &rules(ptype))?;
+            reason_tail::decode_into(
+                r,
+                &rules(ptype),
+                &mut self.reason_code,
+                &mut self.properties,
+            )?;
         }
-        Ok(resp)
+        Ok(())
     }
 
     pub(crate) fn check(&self, v: ProtocolVersion, ptype: PacketType) -> Result<(), Violation> {

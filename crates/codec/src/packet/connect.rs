@@ -31,6 +31,7 @@ pub struct Connect {
     /// User Name (§3.1.3.5 in 3.1.1, §3.1.3.5 in 5.0).
     pub username: Option<MqttString>,
     /// Password (§3.1.3.6).
+    #[cfg_attr(feature = "arbitrary", arbitrary(with = crate::fuzzing::opt_bytes))]
     pub password: Option<Bytes>,
 }
 
@@ -41,6 +42,7 @@ pub struct Will {
     /// Will Topic.
     pub topic: MqttString,
     /// Will Payload.
+    #[cfg_attr(feature = "arbitrary", arbitrary(with = crate::fuzzing::bytes))]
     pub payload: Bytes,
     /// Will QoS.
     pub qos: QoS,

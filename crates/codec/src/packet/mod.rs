@@ -300,35 +300,61 @@ impl Packet {
         Ok(out.freeze())
     }
 
-    /// Decodes a body whose fixed header has been read. CONNECT is decoded
-    /// in the version it names; everything else in `version`.
+    /// Decodes a body whose fixed header has been read into `out`. CONNECT
+    /// is decoded in the version it names; everything else in `version`.
+    ///
+    /// PUBLISH, the acknowledgements and SUBSCRIBE are decoded in place:
+    /// with its `Properties` a packet is hundreds of bytes, and moving it
+    /// from one stack frame to the next costs more than decoding it.
     pub(crate) fn decode_body(
         ptype: PacketType,
         flags: u8,
         frame: &Bytes,
         body_start: usize,
         version: ProtocolVersion,
-    ) -> Result<Packet, Violation> {
+        out: &mut Packet,
+    ) -> Result<(), Violation> {
         let mut r = Reader::new(frame, body_start, ptype, version);
-        let packet = match ptype {
-            PacketType::Connect => Packet::Connect(Box::new(Connect::decode(&mut r)?)),
-            PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(&mut r)?),
-            PacketType::Publish => Packet::Publish(Publish::decode(&mut r, flags)?),
-            PacketType::PubAck => Packet::PubAck(PubResponse::decode(&mut r)?),
-            PacketType::PubRec => Packet::PubRec(PubResponse::decode(&mut r)?),
-            PacketType::PubRel => Packet::PubRel(PubResponse::decode(&mut r)?),
-            PacketType::PubComp => Packet::PubComp(PubResponse::decode(&mut r)?),
-            PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(&mut r)?),
-            PacketType::SubAck => Packet::SubAck(SubAck::decode(&mut r)?),
-            PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::decode(&mut r)?),
-            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::decode(&mut r)?),
-            PacketType::PingReq => Packet::PingReq,
-            PacketType::PingResp => Packet::PingResp,
-            PacketType::Disconnect => Packet::Disconnect(Disconnect::decode(&mut r)?),
-            PacketType::Auth => Packet::Auth(Auth::decode(&mut r)?),
-        };
-        r.finish()?;
-        Ok(packet)
+        match ptype {
+            PacketType::Connect => *out = Packet::Connect(Box::new(Connect::decode(&mut r)?)),
+            PacketType::ConnAck => *out = Packet::ConnAck(ConnAck::decode(&mut r)?),
+            PacketType::Publish => {
+                *out = Packet::Publish(Publish::default());
+                if let Packet::Publish(p) = out {
+                    p.decode_into(&mut r, flags)?;
+                }
+            }
+            PacketType::PubAck | PacketType::PubRec | PacketType::PubRel | PacketType::PubComp => {
+                let p = PubResponse::default();
+                *out = match ptype {
+                    PacketType::PubAck => Packet::PubAck(p),
+                    PacketType::PubRec => Packet::PubRec(p),
+                    PacketType::PubRel => Packet::PubRel(p),
+                    _ => Packet::PubComp(p),
+                };
+                if let Packet::PubAck(p)
+                | Packet::PubRec(p)
+                | Packet::PubRel(p)
+                | Packet::PubComp(p) = out
+                {
+                    p.decode_into(&mut r)?;
+                }
+            }
+            PacketType::Subscribe => {
+                *out = Packet::Subscribe(Subscribe::default());
+                if let Packet::Subscribe(p) = out {
+                    p.decode_into(&mut r)?;
+                }
+            }
+            PacketType::SubAck => *out = Packet::SubAck(SubAck::decode(&mut r)?),
+            PacketType::Unsubscribe => *out = Packet::Unsubscribe(Unsubscribe::decode(&mut r)?),
+            PacketType::UnsubAck => *out = Packet::UnsubAck(UnsubAck::decode(&mut r)?),
+            PacketType::PingReq => *out = Packet::PingReq,
+            PacketType::PingResp => *out = Packet::PingResp,
+            PacketType::Disconnect => *out = Packet::Disconnect(Disconnect::decode(&mut r)?),
+            PacketType::Auth => *out = Packet::Auth(Auth::decode(&mut r)?),
+        }
+        r.finish()
     }
 }
 
@@ -388,22 +414,33 @@ pub(crate) fn check_packet_id(
     if id != 0 {
         return Ok(());
     }
-    let statements: &'static [&'static str] = match (v, ptype) {
+    // MQTT 3.1.1 numbers these MQTT-2.3.1-1 (PUBLISH, SUBSCRIBE,
+    // UNSUBSCRIBE), -6 (PUBACK, PUBREC, PUBREL) and -7 (SUBACK, UNSUBACK);
+    // -5 is the QoS 0 rule. PUBCOMP has no numbered statement in 3.1.1
+    // (§3.7.2: the identifier of the PUBREL it acknowledges).
+    let (statements, section): (&'static [&'static str], &'static str) = match (v, ptype) {
         (
             ProtocolVersion::V311,
             PacketType::Publish | PacketType::Subscribe | PacketType::Unsubscribe,
-        ) => &["MQTT-2.3.1-1"],
-        (ProtocolVersion::V311, PacketType::SubAck | PacketType::UnsubAck) => &["MQTT-2.3.1-6"],
-        (ProtocolVersion::V311, _) => &["MQTT-2.3.1-5"],
-        (ProtocolVersion::V5, PacketType::Publish) => &["MQTT-2.2.1-3", "MQTT-2.2.1-4"],
-        (ProtocolVersion::V5, PacketType::Subscribe | PacketType::Unsubscribe) => &["MQTT-2.2.1-3"],
-        (ProtocolVersion::V5, PacketType::SubAck | PacketType::UnsubAck) => &["MQTT-2.2.1-6"],
-        (ProtocolVersion::V5, _) => &["MQTT-2.2.1-5"],
+        ) => (&["MQTT-2.3.1-1"], "2.3.1"),
+        (ProtocolVersion::V311, PacketType::SubAck | PacketType::UnsubAck) => {
+            (&["MQTT-2.3.1-7"], "2.3.1")
+        }
+        (ProtocolVersion::V311, PacketType::PubComp) => (&[], "3.7.2"),
+        (ProtocolVersion::V311, _) => (&["MQTT-2.3.1-6"], "2.3.1"),
+        (ProtocolVersion::V5, PacketType::Publish) => (&["MQTT-2.2.1-3", "MQTT-2.2.1-4"], "2.2.1"),
+        (ProtocolVersion::V5, PacketType::Subscribe | PacketType::Unsubscribe) => {
+            (&["MQTT-2.2.1-3"], "2.2.1")
+        }
+        (ProtocolVersion::V5, PacketType::SubAck | PacketType::UnsubAck) => {
+            (&["MQTT-2.2.1-6"], "2.2.1")
+        }
+        (ProtocolVersion::V5, _) => (&["MQTT-2.2.1-5"], "2.2.1"),
     };
     Err(Violation::protocol(
         ErrorKind::ZeroPacketId(ptype),
         statements,
-        v.pick("2.3.1", "2.2.1"),
+        section,
     ))
 }
 

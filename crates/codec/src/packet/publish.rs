@@ -29,6 +29,7 @@ pub struct Publish {
     /// PUBLISH properties (5.0 only).
     pub properties: Properties,
     /// Payload (§3.3.3), shared with the received buffer.
+    #[cfg_attr(feature = "arbitrary", arbitrary(with = crate::fuzzing::bytes))]
     pub payload: Bytes,
 }
 
@@ -46,7 +47,9 @@ impl Publish {
         (u8::from(self.dup) << 3) | (self.qos.bits() << 1) | u8::from(self.retain)
     }
 
-    pub(crate) fn decode(r: &mut Reader<'_>, flags: u8) -> Result<Self, Violation> {
+    /// Decodes into `self`, which must be `Publish::default()` (see
+    /// [`Packet::decode_body`](crate::Packet)).
+    pub(crate) fn decode_into(&mut self, r: &mut Reader<'_>, flags: u8) -> Result<(), Violation> {
         let v = r.version;
         let Some(qos) = QoS::from_bits((flags >> 1) & 0x03) else {
             return Err(Violation::malformed(
@@ -59,29 +62,20 @@ impl Publish {
         if dup && qos == QoS::AtMostOnce {
             return Err(dup_on_qos0());
         }
-        let topic = r.string("topic name")?;
-        let packet_id = if qos == QoS::AtMostOnce {
-            0
-        } else {
-            let id = r.u16("packet identifier")?;
-            check_packet_id(id, PacketType::Publish, v)?;
-            id
-        };
-        let properties = if v.is_v5() {
-            Properties::decode(r, PropertyContext::Publish)?
-        } else {
-            Properties::default()
-        };
-        validate_topic_name(&topic, v, properties.topic_alias.is_some())?;
-        Ok(Publish {
-            dup,
-            qos,
-            retain: flags & 0x01 != 0,
-            topic,
-            packet_id,
-            properties,
-            payload: r.rest(),
-        })
+        self.dup = dup;
+        self.qos = qos;
+        self.retain = flags & 0x01 != 0;
+        self.topic = r.string("topic name")?;
+        if qos != QoS::AtMostOnce {
+            self.packet_id = r.u16("packet identifier")?;
+            check_packet_id(self.packet_id, PacketType::Publish, v)?;
+        }
+        if v.is_v5() {
+            self.properties.decode_into(r, PropertyContext::Publish)?;
+        }
+        validate_topic_name(&self.topic, v, self.properties.topic_alias.is_some())?;
+        self.payload = r.rest();
+        Ok(())
     }
 
     pub(crate) fn check(&self, v: ProtocolVersion) -> Result<(), Violation> {
@@ -92,7 +86,7 @@ impl Publish {
             if self.packet_id != 0 {
                 return Err(Violation::protocol(
                     ErrorKind::UnexpectedPacketId(self.packet_id),
-                    v.pick(&["MQTT-2.3.1-7"], &["MQTT-2.2.1-2"]),
+                    v.pick(&["MQTT-2.3.1-5"], &["MQTT-2.2.1-2"]),
                     v.pick("2.3.1", "2.2.1"),
                 ));
             }

@@ -26,20 +26,32 @@ pub(crate) fn decode(
 ) -> Result<(ReasonCode, Properties), Violation> {
     let mut code = ReasonCode::SUCCESS;
     let mut props = Properties::default();
+    decode_into(r, rules, &mut code, &mut props)?;
+    Ok((code, props))
+}
+
+/// [`decode`] into the packet's fields, which must hold Success and no
+/// properties.
+pub(crate) fn decode_into(
+    r: &mut Reader<'_>,
+    rules: &TailRules,
+    code: &mut ReasonCode,
+    props: &mut Properties,
+) -> Result<(), Violation> {
     if !r.is_empty() {
-        code = ReasonCode(r.u8("reason code")?);
+        *code = ReasonCode(r.u8("reason code")?);
         check_reason(
-            code,
+            *code,
             rules.allowed,
             r.packet,
             rules.statements,
             rules.section,
         )?;
         if !r.is_empty() {
-            props = Properties::decode(r, rules.ctx)?;
+            props.decode_into(r, rules.ctx)?;
         }
     }
-    Ok((code, props))
+    Ok(())
 }
 
 pub(crate) fn check(

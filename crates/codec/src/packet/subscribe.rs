@@ -82,16 +82,14 @@ impl SubscriptionOptions {
             return Err(Violation::malformed(
                 ErrorKind::SubscriptionOptionsReserved(b),
                 v.pick(&["MQTT-3.8.3-4"], &["MQTT-3.8.3-5"]),
-                v.pick("3.8.3.1", "3.8.3.1"),
+                v.pick("3.8.3", "3.8.3.1"),
             ));
         }
         let Some(qos) = QoS::from_bits(b & 0x03) else {
             return Err(match v {
-                ProtocolVersion::V311 => Violation::malformed(
-                    ErrorKind::InvalidRequestedQos,
-                    &["MQTT-3.8.3-4"],
-                    "3.8.3.1",
-                ),
+                ProtocolVersion::V311 => {
+                    Violation::malformed(ErrorKind::InvalidRequestedQos, &["MQTT-3.8.3-4"], "3.8.3")
+                }
                 ProtocolVersion::V5 => {
                     Violation::protocol(ErrorKind::InvalidRequestedQos, &[], "3.8.3.1")
                 }
@@ -133,31 +131,26 @@ impl Subscription {
 }
 
 impl Subscribe {
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, Violation> {
+    /// Decodes into `self`, which must be `Subscribe::default()` (see
+    /// [`Packet::decode_body`](crate::Packet)).
+    pub(crate) fn decode_into(&mut self, r: &mut Reader<'_>) -> Result<(), Violation> {
         let v = r.version;
-        let packet_id = r.u16("packet identifier")?;
-        check_packet_id(packet_id, PacketType::Subscribe, v)?;
-        let properties = if v.is_v5() {
-            Properties::decode(r, PropertyContext::Subscribe)?
-        } else {
-            Properties::default()
-        };
-        let mut filters = Vec::new();
+        self.packet_id = r.u16("packet identifier")?;
+        check_packet_id(self.packet_id, PacketType::Subscribe, v)?;
+        if v.is_v5() {
+            self.properties.decode_into(r, PropertyContext::Subscribe)?;
+        }
         while !r.is_empty() {
             let filter = r.string("topic filter")?;
             let options = SubscriptionOptions::from_byte(r.u8("subscription options")?, v)?;
             let sub = Subscription { filter, options };
             sub.check(v)?;
-            filters.push(sub);
+            self.filters.push(sub);
         }
-        if filters.is_empty() {
+        if self.filters.is_empty() {
             return Err(no_filters(v));
         }
-        Ok(Subscribe {
-            packet_id,
-            properties,
-            filters,
-        })
+        Ok(())
     }
 
     pub(crate) fn check(&self, v: ProtocolVersion) -> Result<(), Violation> {
@@ -174,7 +167,7 @@ impl Subscribe {
                 return Err(Violation::malformed(
                     ErrorKind::SubscriptionOptionsReserved(f.options.to_byte()),
                     &["MQTT-3.8.3-4"],
-                    "3.8.3.1",
+                    "3.8.3",
                 ));
             }
             f.check(v)?;
