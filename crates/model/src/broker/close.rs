@@ -1,0 +1,236 @@
+//! Ending connections and sessions (MQTT 3.1.1 §3.14, §3.1.2.5; MQTT 5.0
+//! §3.14, §3.1.2.5, §3.1.3.2.2, §4.1), keep alive (3.1.1 §3.1.2.10,
+//! 5.0 §3.1.2.10) and the timers of [`Broker::tick`].
+
+use mqtt_codec::{Disconnect, Packet, ReasonCode};
+
+use super::Broker;
+use crate::connection::ConnState;
+use crate::message::Message;
+use crate::output::{CloseKind, CloseReason, Output, TraceEvent};
+use crate::will::PendingWill;
+use crate::ConnId;
+
+/// What becomes of a connection's Will Message when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WillAction {
+    /// Published (after any Will Delay): abnormal close, keep alive
+    /// timeout, protocol error, 5.0 DISCONNECT other than 0x00
+    /// (MQTT-3.1.2-8; 0x04 included).
+    Publish,
+    /// Discarded: DISCONNECT in 3.1.1, DISCONNECT 0x00 in 5.0
+    /// (MQTT-3.14.4-3, MQTT-3.1.2-10), rejected CONNECT.
+    Discard,
+}
+
+impl Broker {
+    /// Closes `conn` (an output) and ends it.
+    pub(super) fn drop_connection(&mut self, conn: ConnId, reason: CloseReason, will: WillAction) {
+        self.detach(conn, Some(reason), will, false);
+    }
+
+    /// A rule broken by a well-formed packet or found by the decoder after
+    /// CONNACK: 5.0 sends DISCONNECT with `code` first (MQTT-4.13.1-1,
+    /// never before CONNACK: MQTT-3.14.0-1); the Will is published.
+    pub(super) fn violation(
+        &mut self,
+        conn: ConnId,
+        code: ReasonCode,
+        kind: CloseKind,
+        statements: &'static [&'static str],
+    ) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        if c.version.is_v5() && c.client_id().is_some() {
+            self.send(conn, Packet::Disconnect(Disconnect::new(code)));
+        }
+        let reason = CloseReason {
+            kind,
+            reason_code: code,
+            statements,
+        };
+        self.drop_connection(conn, reason, WillAction::Publish);
+    }
+
+    /// Forgets `conn`. `reason` is `Some` when the server closes it (a
+    /// `Close` output), `None` when the peer already did. Its session is
+    /// detached and ends now if its expiry interval is 0, unless
+    /// `keep_session` (takeover: the new connection takes it).
+    pub(super) fn detach(
+        &mut self,
+        conn: ConnId,
+        reason: Option<CloseReason>,
+        will: WillAction,
+        keep_session: bool,
+    ) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        if let Some(reason) = reason {
+            self.outputs.push_back(Output::Close { conn, reason });
+        }
+        let ConnState::Connected { client_id } = c.state else {
+            self.event(TraceEvent::ConnectionEnded {
+                conn,
+                client_id: None,
+            });
+            return;
+        };
+        self.event(TraceEvent::ConnectionEnded {
+            conn,
+            client_id: Some(client_id.clone()),
+        });
+        let now = self.now;
+        let mut ends_now = false;
+        if let Some(s) = self.sessions.get_mut(&client_id) {
+            if s.conn == Some(conn) {
+                s.conn = None;
+                ends_now = s.expiry_interval == 0 && !keep_session;
+                s.expires_at = if keep_session {
+                    None
+                } else {
+                    s.expiry_from(now)
+                };
+            }
+        }
+        let will_msg = c.will.as_ref().map(|w| {
+            let delay = if c.version.is_v5() {
+                w.properties.will_delay_interval.unwrap_or(0)
+            } else {
+                0
+            };
+            (Message::from_will(w, &client_id, now), delay)
+        });
+        if ends_now {
+            self.end_session(&client_id);
+        }
+        match (will, will_msg) {
+            (WillAction::Publish, Some((msg, delay))) => {
+                let expiry = self
+                    .sessions
+                    .get(&client_id)
+                    .map_or(0, |s| s.expiry_interval);
+                // Published when the delay passes or the session ends,
+                // whichever is first (MQTT-3.1.2-8).
+                let wait = delay.min(expiry);
+                if wait == 0 || ends_now {
+                    self.publish_will(&client_id, msg);
+                } else {
+                    self.wills.schedule(
+                        &client_id,
+                        PendingWill {
+                            message: msg,
+                            due: now.plus_secs(u64::from(wait)),
+                        },
+                    );
+                }
+            }
+            (WillAction::Discard, Some(_)) => {
+                self.event(TraceEvent::WillDiscarded { client_id });
+            }
+            (_, None) => {}
+        }
+    }
+
+    /// Ends a session: its state is discarded (MQTT-4.1.0-2 in 5.0,
+    /// MQTT-3.1.2-6 in 3.1.1); a Will still waiting for its delay is
+    /// published now (MQTT-3.1.2-8).
+    pub(super) fn end_session(&mut self, client_id: &str) {
+        let Some(s) = self.sessions.remove(client_id) else {
+            return;
+        };
+        for (filter, stored) in &s.subscriptions {
+            self.subs.remove(client_id, filter, stored.shared);
+        }
+        self.event(TraceEvent::SessionEnded {
+            client_id: client_id.to_owned(),
+        });
+        if let Some(w) = self.wills.take(client_id) {
+            self.publish_will(client_id, w.message);
+        }
+    }
+
+    /// Publishes a Will Message as if the client had published it
+    /// (MQTT-3.1.2-14/15 in 5.0: RETAIN as set in the Will flags).
+    pub(super) fn publish_will(&mut self, client_id: &str, msg: Message) {
+        self.event(TraceEvent::WillPublished {
+            client_id: client_id.to_owned(),
+            topic: msg.topic().to_owned(),
+        });
+        self.route(msg);
+    }
+
+    /// DISCONNECT from the client (3.1.1 §3.14, 5.0 §3.14.4).
+    pub(super) fn on_disconnect(&mut self, conn: ConnId, d: Disconnect) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let v = c.version;
+        let client_id = c.client_id().map(str::to_owned);
+        if v.is_v5() {
+            if let Some(e) = d.properties.session_expiry_interval {
+                // §3.14.2.2.2: non-zero after a CONNECT with 0 is a Protocol Error.
+                if c.connect_expiry_zero && e != 0 {
+                    return self.violation(
+                        conn,
+                        ReasonCode::PROTOCOL_ERROR,
+                        CloseKind::ProtocolViolation,
+                        &[],
+                    );
+                }
+                let e = self.config.maximum_session_expiry.map_or(e, |m| e.min(m));
+                if let Some(s) = client_id.as_ref().and_then(|id| self.sessions.get_mut(id)) {
+                    s.expiry_interval = e;
+                }
+            }
+        }
+        let will = if v.is_v5() && d.reason_code != ReasonCode::SUCCESS {
+            WillAction::Publish
+        } else {
+            WillAction::Discard
+        };
+        let reason = CloseReason {
+            kind: CloseKind::ClientDisconnect,
+            reason_code: d.reason_code,
+            statements: v.pick(
+                &["MQTT-3.14.4-3", "MQTT-3.1.2-10"],
+                &["MQTT-3.14.4-3", "MQTT-3.1.2-10"],
+            ),
+        };
+        self.drop_connection(conn, reason, will);
+    }
+
+    /// Keep alive (3.1.1 MQTT-3.1.2-24, 5.0 MQTT-3.1.2-22), Will Delay
+    /// and Session Expiry timers.
+    pub(super) fn on_tick(&mut self) {
+        let now = self.now;
+        let late: Vec<ConnId> = self
+            .conns
+            .values()
+            .filter(|c| c.keep_alive_deadline().is_some_and(|d| d <= now))
+            .map(|c| c.id)
+            .collect();
+        for conn in late {
+            let v = self.version_of(conn);
+            self.violation(
+                conn,
+                ReasonCode::KEEP_ALIVE_TIMEOUT,
+                CloseKind::KeepAliveTimeout,
+                v.pick(&["MQTT-3.1.2-24"], &["MQTT-3.1.2-22"]),
+            );
+        }
+        for (client_id, w) in self.wills.take_due(now) {
+            self.publish_will(&client_id, w.message);
+        }
+        let expired: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.conn.is_none() && s.expires_at.is_some_and(|t| t <= now))
+            .map(|s| s.client_id.clone())
+            .collect();
+        for client_id in expired {
+            self.end_session(&client_id);
+        }
+    }
+}
