@@ -1,0 +1,140 @@
+//! The task that owns the broker model: connections send it what they
+//! decoded, it feeds the model with the time, and routes the model's
+//! outputs back to the connections.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use mqtt_codec::{Packet, ProtocolVersion, Violation};
+use mqtt_model::{Broker, CloseReason, ConnId, Output, Time};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// What a connection tells the broker.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// A connection was accepted; `out` carries what the broker sends it.
+    Opened {
+        conn: ConnId,
+        out: mpsc::Sender<Outbound>,
+    },
+    /// A packet was decoded.
+    Packet { conn: ConnId, packet: Packet },
+    /// The decoder rejected the bytes; the connection reads no further.
+    DecodeError { conn: ConnId, violation: Violation },
+    /// The network connection ended without the broker asking.
+    Closed { conn: ConnId },
+}
+
+/// What the broker tells a connection. When the broker is done with a
+/// connection it drops the sender: the connection writes what is queued and
+/// closes.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// Encode and send.
+    Packet(ProtocolVersion, Packet),
+    /// Why the connection is about to be closed (for the log).
+    Closing(CloseReason),
+}
+
+/// How many packets may wait for a connection's writer before the client is
+/// considered too slow and disconnected.
+pub(crate) const OUTBOUND_CAPACITY: usize = 100_000;
+
+/// Milliseconds since the server started, as the model's time.
+fn now(start: Instant) -> Time {
+    Time(start.elapsed().as_millis() as u64)
+}
+
+pub(crate) async fn run(
+    mut broker: Broker,
+    mut rx: mpsc::Receiver<Command>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let start = Instant::now();
+    let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
+    loop {
+        let deadline = broker
+            .next_timeout()
+            .map(|t| start + Duration::from_millis(t.0));
+        tokio::select! {
+            cmd = rx.recv() => {
+                let Some(cmd) = cmd else { break };
+                handle(&mut broker, &mut conns, cmd, now(start));
+                // Take what else is already waiting before routing outputs.
+                for _ in 0..256 {
+                    match rx.try_recv() {
+                        Ok(cmd) => handle(&mut broker, &mut conns, cmd, now(start)),
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = sleep_until(deadline) => broker.tick(now(start)),
+            _ = shutdown.changed() => break,
+        }
+        route(&mut broker, &mut conns, start);
+    }
+    tracing::debug!("broker stopped; closing {} connections", conns.len());
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn handle(
+    broker: &mut Broker,
+    conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>,
+    cmd: Command,
+    now: Time,
+) {
+    let result = match cmd {
+        Command::Opened { conn, out } => {
+            conns.insert(conn, out);
+            broker.connection_opened(conn, now)
+        }
+        Command::Packet { conn, packet } => broker.packet(conn, packet, now),
+        Command::DecodeError { conn, violation } => {
+            tracing::info!(%conn, "malformed input: {violation}");
+            broker.decode_error(conn, &violation, now)
+        }
+        Command::Closed { conn } => {
+            conns.remove(&conn);
+            broker.connection_closed(conn, now)
+        }
+    };
+    // The model has already forgotten a connection it closed itself; a
+    // late report from that connection is expected.
+    if let Err(e) = result {
+        tracing::trace!("model: {e}");
+    }
+}
+
+fn route(broker: &mut Broker, conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>, start: Instant) {
+    while let Some(output) = broker.poll_output() {
+        match output {
+            Output::Send {
+                conn,
+                version,
+                packet,
+            } => {
+                let Some(tx) = conns.get(&conn) else { continue };
+                if tx.try_send(Outbound::Packet(version, packet)).is_err() {
+                    // Too slow to read what it is sent, or already gone:
+                    // the connection ends as if the network had failed.
+                    tracing::warn!(%conn, "client too slow or gone; closing");
+                    conns.remove(&conn);
+                    let _ = broker.connection_closed(conn, now(start));
+                }
+            }
+            Output::Close { conn, reason } => {
+                if let Some(tx) = conns.remove(&conn) {
+                    let _ = tx.try_send(Outbound::Closing(reason));
+                }
+            }
+            Output::Event(event) => tracing::trace!(?event),
+        }
+    }
+}

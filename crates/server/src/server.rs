@@ -1,0 +1,203 @@
+//! Starting and stopping the server: listeners, the broker task, and a
+//! handle to stop them.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mqtt_model::{Broker, ConnId};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::broker_task::{self, Command};
+use crate::config::{ListenerProtocol, ServerConfig};
+use crate::connection::serve;
+use crate::transport::stream::{StreamReader, StreamWriter};
+use crate::transport::{tls, ws};
+
+/// How long a TLS or WebSocket handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listener could not bind.
+    #[error("cannot listen on {addr} ({protocol:?}): {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The listener's protocol.
+        protocol: ListenerProtocol,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A TLS listener's certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] crate::transport::tls::TlsError),
+    /// No listener is configured.
+    #[error("no listener configured")]
+    NoListener,
+}
+
+/// A started server. Dropping it does not stop it: call
+/// [`RunningServer::shutdown`].
+#[derive(Debug)]
+pub struct RunningServer {
+    listeners: Vec<(ListenerProtocol, SocketAddr)>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl RunningServer {
+    /// Binds every listener and starts serving.
+    pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+        if config.listeners.is_empty() {
+            return Err(ServerError::NoListener);
+        }
+        let model_config = config.model_config();
+        let max_packet_size = model_config
+            .maximum_packet_size
+            .unwrap_or(mqtt_codec::MAX_POSSIBLE_PACKET_SIZE);
+        let broker = Broker::with_policies(
+            model_config,
+            Box::new(config.authenticator()),
+            Box::new(config.authorizer()),
+        );
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(4096);
+        let mut tasks = JoinSet::new();
+        let mut bound = Vec::new();
+        let next_id = Arc::new(AtomicU64::new(1));
+        for l in &config.listeners {
+            let listener = TcpListener::bind(l.bind)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: l.bind,
+                    protocol: l.protocol,
+                    source,
+                })?;
+            let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+                addr: l.bind,
+                protocol: l.protocol,
+                source,
+            })?;
+            let tls = match (l.protocol, &l.cert, &l.key) {
+                (ListenerProtocol::Tls, Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
+                _ => None,
+            };
+            tracing::info!("listening on {addr} ({:?})", l.protocol);
+            bound.push((l.protocol, addr));
+            tasks.spawn(accept_loop(
+                listener,
+                l.protocol,
+                tls,
+                cmd_tx.clone(),
+                shutdown_rx.clone(),
+                next_id.clone(),
+                max_packet_size,
+            ));
+        }
+        tasks.spawn(broker_task::run(broker, cmd_rx, shutdown_rx));
+        Ok(RunningServer {
+            listeners: bound,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The bound address of the first listener of `protocol`.
+    pub fn addr(&self, protocol: ListenerProtocol) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(p, _)| *p == protocol)
+            .map(|(_, a)| *a)
+    }
+
+    /// Every listener and its bound address.
+    pub fn listeners(&self) -> &[(ListenerProtocol, SocketAddr)] {
+        &self.listeners
+    }
+
+    /// Stops accepting, closes every connection and waits for the tasks.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    protocol: ListenerProtocol,
+    tls: Option<TlsAcceptor>,
+    broker: mpsc::Sender<Command>,
+    mut shutdown: watch::Receiver<bool>,
+    next_id: Arc<AtomicU64>,
+    max_packet_size: u32,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let conn = ConnId(next_id.fetch_add(1, Ordering::Relaxed));
+        tracing::debug!(%conn, %peer, "accepted");
+        connections.spawn(handshake_and_serve(
+            tcp,
+            conn,
+            protocol,
+            tls.clone(),
+            broker.clone(),
+            max_packet_size,
+        ));
+    }
+    connections.shutdown().await;
+}
+
+async fn handshake_and_serve(
+    tcp: TcpStream,
+    conn: ConnId,
+    protocol: ListenerProtocol,
+    tls: Option<TlsAcceptor>,
+    broker: mpsc::Sender<Command>,
+    max: u32,
+) {
+    match protocol {
+        ListenerProtocol::Tcp => {
+            let (r, w) = tcp.into_split();
+            serve(conn, StreamReader(r), StreamWriter(w), broker, max).await;
+        }
+        ListenerProtocol::Tls => {
+            let Some(acceptor) = tls else { return };
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => {
+                    let (r, w) = tokio::io::split(stream);
+                    serve(conn, StreamReader(r), StreamWriter(w), broker, max).await;
+                }
+                Ok(Err(e)) => tracing::info!(%conn, "TLS handshake failed: {e}"),
+                Err(_) => tracing::info!(%conn, "TLS handshake timed out"),
+            }
+        }
+        ListenerProtocol::Ws => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, ws::accept(tcp)).await {
+                Ok(Ok((r, w))) => serve(conn, r, w, broker, max).await,
+                Ok(Err(e)) => tracing::info!(%conn, "WebSocket handshake failed: {e}"),
+                Err(_) => tracing::info!(%conn, "WebSocket handshake timed out"),
+            }
+        }
+    }
+}
