@@ -1,5 +1,6 @@
 //! `mqtt-harness`: the one binary of the project, thin over its crates.
 
+mod conform;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -16,21 +17,39 @@ struct Cli {
 enum Command {
     /// Run the reference broker (TCP, WebSocket, TLS) until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
+    /// Run the scenario library against targets; verdict per statement.
+    Conform(conform::ConformArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The broker logs what it does; the other jobs only what goes wrong.
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+    let result = tokio::runtime::Runtime::new()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                match cli.command {
+                    Command::Serve(args) => serve::run(args).await,
+                    Command::Conform(args) => conform::run(args).await,
+                }
+            })
+        });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mqtt-harness: {e:#}");
+            std::process::ExitCode::FAILURE
         }
-    })
+    }
 }

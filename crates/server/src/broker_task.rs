@@ -11,6 +11,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 /// What a connection tells the broker.
+// Boxing the packet would cost an allocation per packet on the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Command {
     /// A connection was accepted; `out` carries what the broker sends it.
@@ -29,6 +31,7 @@ pub(crate) enum Command {
 /// What the broker tells a connection. When the broker is done with a
 /// connection it drops the sender: the connection writes what is queued and
 /// closes.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Outbound {
     /// Encode and send.

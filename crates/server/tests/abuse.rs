@@ -42,6 +42,7 @@ struct Client {
 }
 
 /// What the client observed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
 enum Seen {
     Packet(Packet),

@@ -11,6 +11,10 @@
 //!   PUBACK or PUBCOMP (so the server has routed the message) before the
 //!   next step, and "nothing arrived" is proved by a later marker message
 //!   that the server must route after the one that must not arrive.
+//! - A marker never follows a delivery at QoS 2: clients hand a QoS 2
+//!   message to the application on PUBREL, a round trip after the PUBLISH,
+//!   so a later QoS 0/1 marker may overtake it. Such waits collect every
+//!   expected payload in any order instead.
 //! - A missing tool fails the test and says what to install.
 //! - Each test has a server of its own, so tests run in parallel.
 
@@ -57,8 +61,8 @@ fn prq(msgs: &[SubMsg]) -> Vec<(&str, bool, u8)> {
 /// Publish and subscribe at every QoS: mosquitto_pub publishes one message
 /// at QoS 0, 1 and 2 (exiting 0 only after the PUBACK / PUBCOMP flow
 /// completed); three mosquitto_sub subscribers granted QoS 0, 1 and 2 each
-/// receive all three messages exactly once, at min(published QoS, granted
-/// QoS), with RETAIN 0.
+/// receive the three messages (`-C 3`: no duplicate, none missing), at
+/// min(published QoS, granted QoS), with RETAIN 0.
 ///
 /// 3.1.1: MQTT-3.8.4-6 (delivery QoS), MQTT-4.3.2-2 (PUBACK), MQTT-4.3.3-2
 /// (PUBREC / PUBCOMP), MQTT-3.3.1-9 (RETAIN 0 on an established
@@ -334,7 +338,7 @@ async fn will_published_when_client_killed(v: Version) {
             .map(|m| (m.topic.as_str(), m.payload.as_str(), m.retain, m.qos))
             .collect::<Vec<_>>(),
         [("wills/doomed", "doomed is gone", false, 1)],
-        "the will of a killed client is published once, at its QoS"
+        "the will of a killed client is published, at its QoS, with RETAIN 0"
     );
     b.stop().await;
 }
@@ -498,12 +502,17 @@ async fn persistent_session_offline_messages(v: Version) {
         json!(true),
         "Session Present on resuming: {events:?}"
     );
-    let got = messages(&events);
-    let last = got.last().expect("a message");
+    // (offline-1 may legitimately come again, with DUP 1, should its
+    // PUBACK not have reached the server; only offline-2 is asserted.)
+    let got: Vec<_> = messages(&events)
+        .into_iter()
+        .filter(|m| m["payload"] == "offline-2")
+        .map(|m| (m["topic"].clone(), m["qos"].clone()))
+        .collect();
     assert_eq!(
-        (&last["topic"], &last["payload"], &last["qos"]),
-        (&json!("ps/t"), &json!("offline-2"), &json!(1)),
-        "paho resuming the session receives the queued message: {events:?}"
+        got,
+        [(json!("ps/t"), json!(1))],
+        "paho resuming the session receives the queued message once, at QoS 1: {events:?}"
     );
     b.stop().await;
 }

@@ -1,0 +1,72 @@
+//! `mqtt-harness conform`: the scenario library against one or more targets.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mqtt_conform::app::{conform, ConformOptions};
+use mqtt_conform::scenario::VersionTag;
+
+/// Arguments of `conform`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConformArgs {
+    /// Targets, comma separated: `ref` (the reference server, in-process),
+    /// an address (tcp://, ws://, mqtts://), or names from targets.yaml.
+    #[arg(long, short, value_delimiter = ',', default_value = "ref")]
+    targets: Vec<String>,
+    /// Run these scenario files only.
+    #[arg(long = "scenario")]
+    scenarios: Vec<PathBuf>,
+    /// Only scenarios whose id contains this.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Only this version (3.1.1 or 5.0).
+    #[arg(long, value_parser = parse_version)]
+    version: Option<VersionTag>,
+    /// Scenario runs at once.
+    #[arg(long, default_value_t = 16)]
+    parallel: usize,
+    /// The scenario library.
+    #[arg(long, default_value = "scenarios")]
+    library: PathBuf,
+    /// Where reports go.
+    #[arg(long, default_value = "reports")]
+    reports: PathBuf,
+    /// Named targets.
+    #[arg(long, default_value = "targets.yaml")]
+    targets_file: PathBuf,
+    /// Seconds an expect waits when a scenario gives no `within`.
+    #[arg(long, default_value_t = 5.0)]
+    wait: f64,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_version(s: &str) -> Result<VersionTag, String> {
+    match s {
+        "3.1.1" | "3" | "4" => Ok(VersionTag::V311),
+        "5.0" | "5" => Ok(VersionTag::V5),
+        _ => Err(format!("`{s}`: use 3.1.1 or 5.0")),
+    }
+}
+
+pub(crate) async fn run(a: ConformArgs) -> anyhow::Result<()> {
+    let options = ConformOptions {
+        targets: a.targets,
+        scenarios_dir: a.library,
+        scenario_files: a.scenarios,
+        filter: a.filter,
+        version: a.version,
+        parallel: a.parallel,
+        reports_dir: a.reports,
+        targets_file: a.targets_file,
+        default_wait: Duration::from_secs_f64(a.wait.clamp(0.1, 600.0)),
+        progress: !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let outcome = conform(&options).await?;
+    print!("{}", outcome.text);
+    if outcome.regressions > 0 {
+        anyhow::bail!("{} failure(s) not in the baseline", outcome.regressions);
+    }
+    Ok(())
+}

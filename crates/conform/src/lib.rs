@@ -1,0 +1,13 @@
+//! # mqtt-conform
+//!
+//! The conformance side of mqtt-harness: scenarios as YAML data, the
+//! targets they run against, the runner, verdicts per scenario and per
+//! normative statement, and reports.
+
+pub mod app;
+pub mod catalog;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod suite;
+pub mod target;

@@ -1,0 +1,474 @@
+//! Runs one scenario, in one version, against one endpoint: step by step,
+//! every wait bounded, the first broken expectation deciding the verdict.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mqtt_client::{ClientError, ConnectOptions, Endpoint, Matcher, TestClient};
+use mqtt_codec::{Connect, Packet, QoS, ReasonCode, Will};
+
+use super::bindings::RunBindings;
+use super::verdict::{Evidence, ScenarioRun, Verdict};
+use crate::scenario::load::LoadedScenario;
+use crate::scenario::packet::{parse_hex, Bindings};
+use crate::scenario::{ConnectStep, Level, Outcome, PacketMatch, Step, VersionTag, WillSpec};
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// How long an `expect` waits when the scenario gives no `within`.
+    pub default_wait: Duration,
+    /// Client options (connect timeout, TLS).
+    pub client: ConnectOptions,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            default_wait: Duration::from_secs(5),
+            client: ConnectOptions::default(),
+        }
+    }
+}
+
+/// What ended a scenario early.
+enum Stop {
+    /// An expectation broke, at this level.
+    Broken(Level, Evidence),
+    /// The harness or target could not go on.
+    Error(Evidence),
+}
+
+struct Run<'a> {
+    endpoint: &'a Endpoint,
+    version: VersionTag,
+    settings: &'a RunSettings,
+    bindings: Arc<RunBindings>,
+    clients: BTreeMap<String, TestClient>,
+    level: Level,
+}
+
+/// Runs `scenario` in `version` against `endpoint`.
+pub async fn run_scenario(
+    scenario: &LoadedScenario,
+    version: VersionTag,
+    endpoint: &Endpoint,
+    bindings: RunBindings,
+    settings: &RunSettings,
+) -> ScenarioRun {
+    let started = Instant::now();
+    let s = &scenario.scenario;
+    let mut run = Run {
+        endpoint,
+        version,
+        settings,
+        bindings: Arc::new(bindings),
+        clients: BTreeMap::new(),
+        level: s.level,
+    };
+    let mut outcome = Ok(());
+    for (i, step) in s.steps.iter().enumerate() {
+        if let Err(stop) = run.step(i, step).await {
+            outcome = Err(stop);
+            break;
+        }
+    }
+    let (verdict, evidence) = match outcome {
+        Ok(()) => (Verdict::Pass, None),
+        Err(Stop::Broken(Level::Must, e)) => (Verdict::Fail, Some(e)),
+        Err(Stop::Broken(Level::Should, e)) => (Verdict::Warn, Some(e)),
+        Err(Stop::Error(e)) => (
+            Verdict::Error(format!("{}: {}", e.keyword, e.seen)),
+            Some(e),
+        ),
+    };
+    let trace = (verdict != Verdict::Pass).then(|| run.traces());
+    for c in run.clients.values_mut() {
+        c.drop_connection().await;
+    }
+    ScenarioRun {
+        id: scenario.id.clone(),
+        name: s.name.clone(),
+        version: version.as_str().to_owned(),
+        statements: s.statements.for_version(version).to_vec(),
+        verdict,
+        evidence,
+        duration: started.elapsed(),
+        trace,
+    }
+}
+
+impl Run<'_> {
+    fn traces(&self) -> String {
+        let mut out = String::new();
+        for (name, c) in &self.clients {
+            out.push_str(&format!(
+                "--- client {name} ({})\n{}",
+                self.bindings.client_id(name),
+                c.trace()
+            ));
+        }
+        out
+    }
+
+    fn wait(&self, within: Option<crate::scenario::Span>) -> Duration {
+        within.map_or(self.settings.default_wait, |s| s.0)
+    }
+
+    fn broken(
+        &self,
+        level: Option<Level>,
+        i: usize,
+        step: &Step,
+        expected: String,
+        seen: String,
+    ) -> Stop {
+        Stop::Broken(
+            level.unwrap_or(self.level),
+            Evidence {
+                step: i,
+                keyword: step.keyword().into(),
+                expected,
+                seen,
+            },
+        )
+    }
+
+    fn error(i: usize, step: &Step, seen: String) -> Stop {
+        Stop::Error(Evidence {
+            step: i,
+            keyword: step.keyword().into(),
+            expected: "the step to run".into(),
+            seen,
+        })
+    }
+
+    fn client(&mut self, i: usize, step: &Step, name: &str) -> Result<&mut TestClient, Stop> {
+        self.clients.get_mut(name).ok_or_else(|| {
+            Run::error(
+                i,
+                step,
+                format!("client `{name}` has no connection yet (connect it first)"),
+            )
+        })
+    }
+
+    /// A client matcher for a scenario matcher, bound to this run's names.
+    fn matcher(&self, m: &PacketMatch) -> Matcher {
+        let m = m.clone();
+        let b = self.bindings.clone();
+        Matcher::new(m.type_name(), move |p| m.check(p, b.as_ref()).is_ok())
+    }
+
+    /// Why no queued packet matched: the nearest packet of the right type
+    /// and its first differing field, else what was queued.
+    fn explain(&self, m: &PacketMatch, client: &TestClient, err: &ClientError) -> String {
+        for p in client.pending() {
+            if let Err(mm) = m.check(&p, self.bindings.as_ref()) {
+                if mm.field != "type" {
+                    return mm.to_string();
+                }
+            }
+        }
+        err.to_string()
+    }
+
+    async fn step(&mut self, i: usize, step: &Step) -> Result<(), Stop> {
+        match step {
+            Step::Connect(c) => self.connect(i, step, c).await,
+            Step::Send(s) => {
+                let packet = s
+                    .packet
+                    .build(self.bindings.as_ref())
+                    .map_err(|e| Run::error(i, step, e.to_string()))?;
+                let client = self.client(i, step, &s.client)?;
+                client
+                    .send(&packet)
+                    .await
+                    .map_err(|e| Run::error(i, step, e.to_string()))
+            }
+            Step::SendRaw(r) => {
+                let bytes = parse_hex(&r.hex).map_err(|e| Run::error(i, step, e))?;
+                let client = self.client(i, step, &r.client)?;
+                client
+                    .send_raw(Bytes::from(bytes))
+                    .await
+                    .map_err(|e| Run::error(i, step, e.to_string()))
+            }
+            Step::Expect(e) => {
+                let wait = self.wait(e.within);
+                let matcher = self.matcher(&e.packet);
+                let bindings = self.bindings.clone();
+                let client = self.client(i, step, &e.client)?;
+                let got = if e.next {
+                    client.expect_next(&matcher, wait).await
+                } else {
+                    client.expect(&matcher, wait).await
+                };
+                match got {
+                    Ok(packet) => {
+                        if let Some(name) = &e.save.packet_id {
+                            if let Some(id) = packet_id(&packet) {
+                                bindings.save_id(name, id);
+                            }
+                        }
+                        Ok(())
+                    }
+                    Err(err) => {
+                        let client = &self.clients[&e.client];
+                        let seen = self.explain(&e.packet, client, &err);
+                        Err(self.broken(e.level, i, step, describe_match(&e.packet, wait), seen))
+                    }
+                }
+            }
+            Step::ExpectNothing(n) => {
+                let matcher = n.packet.as_ref().map(|m| self.matcher(m));
+                let client = self.client(i, step, &n.client)?;
+                match client.expect_nothing(matcher.as_ref(), n.within.0).await {
+                    Ok(()) => Ok(()),
+                    Err(err) => Err(self.broken(
+                        n.level,
+                        i,
+                        step,
+                        format!(
+                            "nothing{} within {:?}",
+                            n.packet
+                                .as_ref()
+                                .map_or(String::new(), |m| format!(" matching {}", m.type_name())),
+                            n.within.0
+                        ),
+                        err.to_string(),
+                    )),
+                }
+            }
+            Step::ExpectClose(c) => {
+                let wait = self.wait(c.within);
+                let client = self.client(i, step, &c.client)?;
+                match client.expect_closed(wait).await {
+                    Ok(report) => match (&report.disconnect, &c.disconnect) {
+                        (None, _) if c.require_disconnect => Err(self.broken(
+                            c.level,
+                            i,
+                            step,
+                            "a DISCONNECT before the close".into(),
+                            format!("closed without DISCONNECT ({})", report.kind),
+                        )),
+                        (Some(d), Some(m)) => m
+                            .check(&Packet::Disconnect(d.clone()), self.bindings.as_ref())
+                            .map_err(|mm| {
+                                self.broken(
+                                    c.level,
+                                    i,
+                                    step,
+                                    "the DISCONNECT before the close to match".into(),
+                                    mm.to_string(),
+                                )
+                            }),
+                        _ => Ok(()),
+                    },
+                    Err(err) => Err(self.broken(
+                        c.level,
+                        i,
+                        step,
+                        format!("the connection closed within {wait:?}"),
+                        err.to_string(),
+                    )),
+                }
+            }
+            Step::ExpectOneOf(o) => self.expect_one_of(i, step, o).await,
+            Step::Sleep(span) => {
+                tokio::time::sleep(span.0).await;
+                Ok(())
+            }
+            Step::Drop(d) => {
+                let client = self.client(i, step, &d.client)?;
+                client.drop_connection().await;
+                Ok(())
+            }
+            Step::Disconnect(d) => {
+                let props = d
+                    .properties
+                    .build(self.bindings.as_ref())
+                    .map_err(|e| Run::error(i, step, e.to_string()))?;
+                let client = self.client(i, step, &d.client)?;
+                let packet = Packet::Disconnect(mqtt_codec::Disconnect {
+                    reason_code: ReasonCode(d.reason_code),
+                    properties: props,
+                });
+                client
+                    .send(&packet)
+                    .await
+                    .map_err(|e| Run::error(i, step, e.to_string()))?;
+                client.drop_connection().await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn connect(&mut self, i: usize, step: &Step, c: &ConnectStep) -> Result<(), Stop> {
+        let b = self.bindings.clone();
+        let id = match &c.client_id {
+            Some(id) => b.substitute(id),
+            None => b.client_id(&c.client),
+        };
+        let s = |field: &str, v: &str| {
+            mqtt_codec::MqttString::new(b.substitute(v))
+                .map_err(|e| Run::error(i, step, format!("{field}: {e:?}")))
+        };
+        let mut connect = Connect::new(self.version.protocol(), s("client_id", &id)?);
+        connect.clean_start = c.clean_start;
+        connect.keep_alive = c.keep_alive;
+        connect.properties = c
+            .properties
+            .build(b.as_ref())
+            .map_err(|e| Run::error(i, step, e.to_string()))?;
+        connect.username = c
+            .username
+            .as_deref()
+            .map(|u| s("username", u))
+            .transpose()?;
+        connect.password = c.password.as_ref().map(|p| Bytes::from(p.clone()));
+        if let Some(w) = &c.will {
+            connect.will = Some(self.will(i, step, w)?);
+        }
+        if let Some(mut old) = self.clients.remove(&c.client) {
+            old.drop_connection().await;
+        }
+        let options = self
+            .settings
+            .client
+            .clone()
+            .version(self.version.protocol());
+        let mut client = TestClient::open(self.endpoint, &options)
+            .await
+            .map_err(|e| Run::error(i, step, e.to_string()))?;
+        let wait = self.settings.default_wait;
+        let sent = client.send(&Packet::Connect(Box::new(connect))).await;
+        self.clients.insert(c.client.clone(), client);
+        sent.map_err(|e| Run::error(i, step, e.to_string()))?;
+        if c.no_wait {
+            return Ok(());
+        }
+        let expected = c.expect.clone().unwrap_or(PacketMatch::Connack {
+            session_present: None,
+            reason_code: Some(crate::scenario::ValueMatch::Exact(0)),
+            properties: None,
+        });
+        let client = self.clients.get_mut(&c.client).expect("inserted above");
+        match client.expect(&Matcher::connack(), wait).await {
+            Ok(packet) => expected.check(&packet, b.as_ref()).map_err(|mm| {
+                self.broken(
+                    None,
+                    i,
+                    step,
+                    describe_match(&expected, wait),
+                    mm.to_string(),
+                )
+            }),
+            Err(err) => Err(self.broken(
+                None,
+                i,
+                step,
+                describe_match(&expected, wait),
+                err.to_string(),
+            )),
+        }
+    }
+
+    fn will(&self, i: usize, step: &Step, w: &WillSpec) -> Result<Will, Stop> {
+        let b = self.bindings.as_ref();
+        Ok(Will {
+            topic: mqtt_codec::MqttString::new(b.substitute(&w.topic))
+                .map_err(|e| Run::error(i, step, format!("will topic: {e:?}")))?,
+            payload: Bytes::from(b.substitute(&w.payload)),
+            qos: QoS::from_bits(w.qos)
+                .ok_or_else(|| Run::error(i, step, format!("will qos {} (use send_raw)", w.qos)))?,
+            retain: w.retain,
+            properties: w
+                .properties
+                .build(b)
+                .map_err(|e| Run::error(i, step, e.to_string()))?,
+        })
+    }
+
+    async fn expect_one_of(
+        &mut self,
+        i: usize,
+        step: &Step,
+        o: &crate::scenario::ExpectOneOfStep,
+    ) -> Result<(), Stop> {
+        let wait = self.wait(o.within);
+        let packets: Vec<PacketMatch> = o
+            .any
+            .iter()
+            .filter_map(|x| match x {
+                Outcome::Packet(m) => Some(m.clone()),
+                Outcome::Close(_) => None,
+            })
+            .collect();
+        let close = o.any.iter().find_map(|x| match x {
+            Outcome::Close(m) => Some(m.clone()),
+            Outcome::Packet(_) => None,
+        });
+        let mut choices: Vec<&str> = packets.iter().map(|m| m.type_name()).collect();
+        if close.is_some() {
+            choices.push("the connection closed");
+        }
+        let expected = format!("one of: {}", choices.join(", or "));
+        let b = self.bindings.clone();
+        let any = {
+            let packets = packets.clone();
+            let b = b.clone();
+            Matcher::new(expected.clone(), move |p| {
+                packets.iter().any(|m| m.check(p, b.as_ref()).is_ok())
+            })
+        };
+        let client = self.client(i, step, &o.client)?;
+        match client.expect(&any, wait).await {
+            Ok(_) => Ok(()),
+            Err(ClientError::Closed { .. }) if close.is_some() => {
+                let report = client
+                    .expect_closed(Duration::ZERO)
+                    .await
+                    .map_err(|e| Run::error(i, step, e.to_string()))?;
+                match (report.disconnect, close.flatten()) {
+                    (Some(d), Some(m)) => {
+                        m.check(&Packet::Disconnect(d), b.as_ref()).map_err(|mm| {
+                            self.broken(o.level, i, step, expected.clone(), mm.to_string())
+                        })
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Err(err) => Err(self.broken(o.level, i, step, expected, err.to_string())),
+        }
+    }
+}
+
+fn packet_id(p: &Packet) -> Option<u16> {
+    match p {
+        Packet::Publish(p) => Some(p.packet_id),
+        Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+            Some(a.packet_id)
+        }
+        Packet::SubAck(a) => Some(a.packet_id),
+        Packet::UnsubAck(a) => Some(a.packet_id),
+        _ => None,
+    }
+}
+
+fn describe_match(m: &PacketMatch, wait: Duration) -> String {
+    let text = serde_json::to_string(&MatchText(m)).unwrap_or_default();
+    format!("{} within {wait:?} {text}", m.type_name())
+}
+
+/// The matcher as the scenario wrote it, for evidence.
+struct MatchText<'a>(&'a PacketMatch);
+
+impl serde::Serialize for MatchText<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:?}", self.0))
+    }
+}

@@ -1,0 +1,419 @@
+//! Scenarios as data: the YAML a person writes to check a rule of the
+//! specification, the same file for every target and version. The format is
+//! documented in `scenarios/README.md` and published as a JSON Schema.
+
+pub mod duration;
+pub mod load;
+pub mod matcher;
+pub mod packet;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+pub use duration::Span;
+pub use matcher::{PacketMatch, PropertiesMatch, ValueMatch};
+pub use packet::{IdRef, PacketSpec, PropertiesSpec};
+
+/// A protocol version a scenario applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, JsonSchema)]
+pub enum VersionTag {
+    /// MQTT 3.1.1.
+    #[serde(rename = "3.1.1")]
+    V311,
+    /// MQTT 5.0.
+    #[serde(rename = "5.0")]
+    V5,
+}
+
+impl VersionTag {
+    /// The codec's version.
+    pub fn protocol(self) -> mqtt_codec::ProtocolVersion {
+        match self {
+            VersionTag::V311 => mqtt_codec::ProtocolVersion::V311,
+            VersionTag::V5 => mqtt_codec::ProtocolVersion::V5,
+        }
+    }
+
+    /// `3.1.1` or `5.0`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionTag::V311 => "3.1.1",
+            VersionTag::V5 => "5.0",
+        }
+    }
+}
+
+/// An optional broker feature a scenario needs; a target without it skips
+/// the scenario with the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// QoS 1 delivery.
+    Qos1,
+    /// QoS 2 delivery.
+    Qos2,
+    /// Retained messages.
+    Retain,
+    /// Wildcard subscriptions.
+    Wildcard,
+    /// Shared subscriptions (`$share/`).
+    SharedSubscription,
+    /// Subscription identifiers.
+    SubscriptionIdentifier,
+    /// Topic aliases from client to server.
+    TopicAlias,
+    /// Persistent sessions that survive a disconnect.
+    PersistentSession,
+    /// Zero-length client identifiers accepted.
+    EmptyClientId,
+    /// Keep alive 0 accepted.
+    KeepAliveZero,
+}
+
+/// How strongly the specification states what the scenario checks: a
+/// broken MUST is a fail, a broken SHOULD (or a surprising but legal
+/// choice) a warn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// A MUST: a mismatch fails.
+    #[default]
+    Must,
+    /// A SHOULD or a legal-but-surprising behaviour: a mismatch warns.
+    Should,
+}
+
+/// One scenario file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A short title.
+    pub name: String,
+    /// What it checks, in a sentence or two.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The versions it applies to.
+    pub versions: Vec<VersionTag>,
+    /// The normative statement ids it checks (e.g. `MQTT-3.3.1-4`): one
+    /// list when the ids are the same in every version, or a map from
+    /// version to list where the two specifications number the rule
+    /// differently.
+    pub statements: Statements,
+    /// Optional features it needs.
+    #[serde(default)]
+    pub requires: Vec<Capability>,
+    /// MUST (fail on mismatch) or SHOULD (warn).
+    #[serde(default)]
+    pub level: Level,
+    /// The client names used in the steps.
+    pub clients: Vec<String>,
+    /// What happens, in order. Each step is a one-key map (`- expect: {...}`).
+    #[serde(with = "serde_yaml::with::singleton_map_recursive")]
+    #[schemars(with = "Vec<Step>")]
+    pub steps: Vec<Step>,
+}
+
+/// The statements a scenario cites.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Statements {
+    /// The same ids in every version of the scenario.
+    Same(Vec<String>),
+    /// Ids per version.
+    PerVersion(std::collections::BTreeMap<VersionTag, Vec<String>>),
+}
+
+impl Statements {
+    /// The ids cited for `version`.
+    pub fn for_version(&self, version: VersionTag) -> &[String] {
+        match self {
+            Statements::Same(ids) => ids,
+            Statements::PerVersion(map) => map.get(&version).map_or(&[], Vec::as_slice),
+        }
+    }
+}
+
+/// One step. Strings in packets may use `{prefix}` (this run's topic prefix)
+/// and `{id:NAME}` (the client id of client NAME in this run).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Open a network connection, send CONNECT, expect CONNACK.
+    Connect(Box<ConnectStep>),
+    /// Send a packet built from its fields.
+    Send(SendStep),
+    /// Send bytes as they are, e.g. a malformed packet (hex, spaces allowed).
+    SendRaw(SendRawStep),
+    /// Expect a packet within a time.
+    Expect(ExpectStep),
+    /// Expect no packet (or none matching) within a time.
+    ExpectNothing(ExpectNothingStep),
+    /// Expect the server to close the connection.
+    ExpectClose(ExpectCloseStep),
+    /// Expect one of several legal outcomes.
+    ExpectOneOf(ExpectOneOfStep),
+    /// Wait (only for timing rules: keep alive, expiry, will delay).
+    Sleep(Span),
+    /// Close the connection abruptly, without DISCONNECT (wills fire).
+    Drop(ClientRef),
+    /// Send DISCONNECT and close.
+    Disconnect(DisconnectStep),
+}
+
+/// A step that only names a client.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRef {
+    /// The client.
+    pub client: String,
+}
+
+/// `connect`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectStep {
+    /// The client.
+    pub client: String,
+    /// The client id to send; default `{id:CLIENT}`. `""` sends an empty id.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Clean Session / Clean Start (default true).
+    #[serde(default = "yes")]
+    pub clean_start: bool,
+    /// Keep Alive seconds (default 60).
+    #[serde(default = "sixty")]
+    pub keep_alive: u16,
+    /// CONNECT properties (5.0).
+    #[serde(default)]
+    pub properties: PropertiesSpec,
+    /// A will.
+    #[serde(default)]
+    pub will: Option<WillSpec>,
+    /// User Name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The CONNACK expected; default: any CONNACK with reason 0 (Success).
+    #[serde(default)]
+    pub expect: Option<PacketMatch>,
+    /// Send CONNECT without waiting for CONNACK (to expect something else next).
+    #[serde(default)]
+    pub no_wait: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn sixty() -> u16 {
+    60
+}
+
+/// The will of a `connect`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WillSpec {
+    /// Will Topic.
+    pub topic: String,
+    /// Will Payload (text).
+    #[serde(default)]
+    pub payload: String,
+    /// Will QoS.
+    #[serde(default)]
+    pub qos: u8,
+    /// Will Retain.
+    #[serde(default)]
+    pub retain: bool,
+    /// Will Properties (5.0).
+    #[serde(default)]
+    pub properties: PropertiesSpec,
+}
+
+/// `send`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendStep {
+    /// The client.
+    pub client: String,
+    /// The packet.
+    pub packet: PacketSpec,
+}
+
+/// `send_raw`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRawStep {
+    /// The client.
+    pub client: String,
+    /// The bytes in hex; spaces and newlines are ignored.
+    pub hex: String,
+}
+
+/// `expect`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectStep {
+    /// The client.
+    pub client: String,
+    /// What must arrive.
+    pub packet: PacketMatch,
+    /// How long to wait (default 5s).
+    #[serde(default)]
+    pub within: Option<Span>,
+    /// The very next packet must match (default: the first matching one;
+    /// others stay queued for later steps).
+    #[serde(default)]
+    pub next: bool,
+    /// Names to remember fields of the matched packet under, e.g.
+    /// `{ packet_id: p1 }`, used later as `packet_id: $p1`.
+    #[serde(default)]
+    pub save: SaveSpec,
+    /// Overrides the scenario's level for this step.
+    #[serde(default)]
+    pub level: Option<Level>,
+}
+
+/// Fields of a matched packet to remember.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveSpec {
+    /// Save the packet identifier under this name.
+    #[serde(default)]
+    pub packet_id: Option<String>,
+}
+
+/// `expect_nothing`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectNothingStep {
+    /// The client.
+    pub client: String,
+    /// How long to watch.
+    pub within: Span,
+    /// Only packets matching this count (default: any packet).
+    #[serde(default)]
+    pub packet: Option<PacketMatch>,
+    /// Overrides the scenario's level for this step.
+    #[serde(default)]
+    pub level: Option<Level>,
+}
+
+/// `expect_close`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectCloseStep {
+    /// The client.
+    pub client: String,
+    /// How long to wait (default 5s).
+    #[serde(default)]
+    pub within: Option<Span>,
+    /// If a DISCONNECT arrives before the close, it must match this.
+    #[serde(default)]
+    pub disconnect: Option<PacketMatch>,
+    /// A DISCONNECT must arrive before the close (5.0 servers SHOULD send
+    /// one, §4.13.1); default false.
+    #[serde(default)]
+    pub require_disconnect: bool,
+    /// Overrides the scenario's level for this step.
+    #[serde(default)]
+    pub level: Option<Level>,
+}
+
+/// `expect_one_of`: several outcomes the specification allows.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectOneOfStep {
+    /// The client.
+    pub client: String,
+    /// How long to wait (default 5s).
+    #[serde(default)]
+    pub within: Option<Span>,
+    /// The allowed outcomes.
+    pub any: Vec<Outcome>,
+    /// Overrides the scenario's level for this step.
+    #[serde(default)]
+    pub level: Option<Level>,
+}
+
+/// One allowed outcome of `expect_one_of`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Outcome {
+    /// A packet arrives.
+    Packet(PacketMatch),
+    /// The connection is closed (after a DISCONNECT matching this, if any).
+    Close(Option<PacketMatch>),
+}
+
+/// `disconnect`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisconnectStep {
+    /// The client.
+    pub client: String,
+    /// Reason code (5.0; default 0).
+    #[serde(default)]
+    pub reason_code: u8,
+    /// DISCONNECT properties (5.0).
+    #[serde(default)]
+    pub properties: PropertiesSpec,
+}
+
+impl Step {
+    /// The client the step acts on, if any.
+    pub fn client(&self) -> Option<&str> {
+        Some(match self {
+            Step::Connect(s) => &s.client,
+            Step::Send(s) => &s.client,
+            Step::SendRaw(s) => &s.client,
+            Step::Expect(s) => &s.client,
+            Step::ExpectNothing(s) => &s.client,
+            Step::ExpectClose(s) => &s.client,
+            Step::ExpectOneOf(s) => &s.client,
+            Step::Drop(s) => &s.client,
+            Step::Disconnect(s) => &s.client,
+            Step::Sleep(_) => return None,
+        })
+    }
+
+    /// The step's keyword, for messages.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Step::Connect(_) => "connect",
+            Step::Send(_) => "send",
+            Step::SendRaw(_) => "send_raw",
+            Step::Expect(_) => "expect",
+            Step::ExpectNothing(_) => "expect_nothing",
+            Step::ExpectClose(_) => "expect_close",
+            Step::ExpectOneOf(_) => "expect_one_of",
+            Step::Sleep(_) => "sleep",
+            Step::Drop(_) => "drop",
+            Step::Disconnect(_) => "disconnect",
+        }
+    }
+}
+
+/// The JSON Schema of scenario files, for editors.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Scenario);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod schema_tests {
+    /// The committed `scenarios/scenario.schema.json` is what the types
+    /// generate; regenerate with `cargo xtask schema` after changing them.
+    #[test]
+    fn committed_schema_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scenarios/scenario.schema.json");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == super::json_schema(),
+            "{} is out of date: run `cargo xtask schema`",
+            path.display()
+        );
+    }
+}

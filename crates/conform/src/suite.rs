@@ -1,0 +1,107 @@
+//! Runs a scenario library against one target: every scenario in every
+//! version both speak, in parallel, skipping (with the reason) what the
+//! target cannot do.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::runner::{run_scenario, RunBindings, RunSettings, ScenarioRun, Verdict};
+use crate::scenario::load::LoadedScenario;
+use crate::target::Target;
+
+/// Runs `scenarios` against `target`, at most `parallel` at once, calling
+/// `progress` after each run. Results are sorted by scenario id and version.
+pub async fn run_suite(
+    scenarios: &[LoadedScenario],
+    target: &Target,
+    settings: &RunSettings,
+    parallel: usize,
+    mut progress: impl FnMut(&ScenarioRun),
+) -> Vec<ScenarioRun> {
+    let salt = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let gate = Arc::new(Semaphore::new(parallel.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut results = Vec::new();
+    let mut run_number = 0u64;
+    for s in scenarios {
+        for &version in &s.scenario.versions {
+            if let Some(reason) = skip_reason(s, version, target) {
+                let run = skipped(s, version, reason);
+                progress(&run);
+                results.push(run);
+                continue;
+            }
+            run_number += 1;
+            let bindings = RunBindings::new(run_number, salt);
+            let (s, endpoint, settings, gate) = (
+                s.clone(),
+                target.endpoint.clone(),
+                settings.clone(),
+                gate.clone(),
+            );
+            tasks.spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                run_scenario(&s, version, &endpoint, bindings, &settings).await
+            });
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        let run = match done {
+            Ok(run) => run,
+            Err(e) => ScenarioRun {
+                id: "?".into(),
+                name: "?".into(),
+                version: "?".into(),
+                statements: vec![],
+                verdict: Verdict::Error(format!("the runner task failed: {e}")),
+                evidence: None,
+                duration: Duration::ZERO,
+                trace: None,
+            },
+        };
+        progress(&run);
+        results.push(run);
+    }
+    results.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
+    results
+}
+
+fn skip_reason(
+    s: &LoadedScenario,
+    version: crate::scenario::VersionTag,
+    target: &Target,
+) -> Option<String> {
+    if !target.versions.contains(&version) {
+        return Some(format!("target does not speak MQTT {}", version.as_str()));
+    }
+    let missing: Vec<String> = s
+        .scenario
+        .requires
+        .iter()
+        .filter(|c| !target.capabilities.contains(c))
+        .map(|c| format!("{c:?}"))
+        .collect();
+    (!missing.is_empty()).then(|| format!("target lacks {}", missing.join(", ")))
+}
+
+fn skipped(
+    s: &LoadedScenario,
+    version: crate::scenario::VersionTag,
+    reason: String,
+) -> ScenarioRun {
+    ScenarioRun {
+        id: s.id.clone(),
+        name: s.scenario.name.clone(),
+        version: version.as_str().to_owned(),
+        statements: s.scenario.statements.for_version(version).to_vec(),
+        verdict: Verdict::Skip(reason),
+        evidence: None,
+        duration: Duration::ZERO,
+        trace: None,
+    }
+}

@@ -1,0 +1,332 @@
+//! Targets: the brokers a run is pointed at. `ref` (the reference server,
+//! in-process: the embedded default), an address (`tcp://`, `ws://`,
+//! `mqtts://`), or a name from `targets.yaml`, which says how the harness
+//! starts the broker, waits for it, and stops it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use mqtt_client::Endpoint;
+use mqtt_server::{ListenerConfig, ListenerProtocol, RunningServer, ServerConfig};
+use serde::Deserialize;
+
+use crate::scenario::{Capability, VersionTag};
+
+/// Every capability, as the reference server has them all.
+pub const ALL_CAPABILITIES: &[Capability] = &[
+    Capability::Qos1,
+    Capability::Qos2,
+    Capability::Retain,
+    Capability::Wildcard,
+    Capability::SharedSubscription,
+    Capability::SubscriptionIdentifier,
+    Capability::TopicAlias,
+    Capability::PersistentSession,
+    Capability::EmptyClientId,
+    Capability::KeepAliveZero,
+];
+
+/// Why a target could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// Not `ref`, an address, or a name in targets.yaml.
+    #[error("unknown target `{0}`: use `ref`, an address like tcp://127.0.0.1:1883, or a name from targets.yaml ({1})")]
+    Unknown(String, String),
+    /// targets.yaml is unreadable or malformed.
+    #[error("{path}:{line}:{column}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The broker's program is not installed.
+    #[error("target `{name}`: `{command}` is not installed ({hint})")]
+    NotInstalled {
+        /// Target.
+        name: String,
+        /// Program.
+        command: String,
+        /// How to install it.
+        hint: String,
+    },
+    /// The broker did not start or did not accept connections in time.
+    #[error("target `{name}`: {message}")]
+    Start {
+        /// Target.
+        name: String,
+        /// What happened.
+        message: String,
+    },
+    /// The address is not an MQTT endpoint.
+    #[error(transparent)]
+    Endpoint(#[from] mqtt_client::EndpointError),
+}
+
+/// The `targets.yaml` file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsFile {
+    /// Named targets.
+    pub targets: BTreeMap<String, TargetDef>,
+}
+
+/// One named target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetDef {
+    /// What it is.
+    #[serde(default)]
+    pub description: String,
+    /// How to install it, for messages and `cargo xtask brokers install`.
+    #[serde(default)]
+    pub install: Option<String>,
+    /// How to start it; absent when the broker is already running.
+    #[serde(default)]
+    pub start: Option<StartDef>,
+    /// Its address; `{port}` is the port chosen for this run.
+    pub address: String,
+    /// Versions it speaks.
+    pub versions: Vec<VersionTag>,
+    /// Optional features it has.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// Docker image for the testcontainers path (where Docker is present).
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// How to start a local broker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartDef {
+    /// The program.
+    pub command: String,
+    /// Arguments; `{config}` is the written config file, `{port}` the port,
+    /// `{dir}` a fresh working directory.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Config file text, with `{port}` and `{dir}` replaced.
+    #[serde(default)]
+    pub config: Option<String>,
+    /// Config file name (default `broker.conf`).
+    #[serde(default)]
+    pub config_name: Option<String>,
+    /// How long to wait for the port to accept connections (default 20s).
+    #[serde(default)]
+    pub ready_seconds: Option<u64>,
+}
+
+impl TargetsFile {
+    /// Loads `targets.yaml`; a missing file is an empty list.
+    pub fn load(path: &Path) -> Result<TargetsFile, TargetError> {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Ok(TargetsFile {
+                targets: BTreeMap::new(),
+            });
+        };
+        serde_yaml::from_str(&text).map_err(|e| TargetError::File {
+            path: path.display().to_string(),
+            line: e.location().map_or(0, |l| l.line()),
+            column: e.location().map_or(0, |l| l.column()),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// A target ready to be tested; dropping it stops what it started.
+pub struct Target {
+    /// Its name in reports (`ref`, the targets.yaml name, or the address).
+    pub name: String,
+    /// Where clients connect.
+    pub endpoint: Endpoint,
+    /// Versions it speaks.
+    pub versions: Vec<VersionTag>,
+    /// Features it has.
+    pub capabilities: BTreeSet<Capability>,
+    guard: Guard,
+}
+
+enum Guard {
+    None,
+    Ref(RunningServer),
+    Process(tokio::process::Child, #[allow(dead_code)] PathBuf),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Target({} at {})", self.name, self.endpoint)
+    }
+}
+
+impl Target {
+    /// Opens `spec`: `ref`, an address, or a name in `targets`. `work` is a
+    /// folder for configs and logs of started brokers.
+    pub async fn open(
+        spec: &str,
+        targets: &TargetsFile,
+        work: &Path,
+    ) -> Result<Target, TargetError> {
+        if spec == "ref" {
+            return Target::reference().await;
+        }
+        if spec.contains("://") {
+            return Ok(Target {
+                name: spec.to_owned(),
+                endpoint: Endpoint::parse(spec)?,
+                versions: vec![VersionTag::V311, VersionTag::V5],
+                capabilities: ALL_CAPABILITIES.iter().copied().collect(),
+                guard: Guard::None,
+            });
+        }
+        let Some(def) = targets.targets.get(spec) else {
+            let names: Vec<&str> = targets.targets.keys().map(String::as_str).collect();
+            return Err(TargetError::Unknown(spec.to_owned(), names.join(", ")));
+        };
+        Target::start(spec, def, work).await
+    }
+
+    /// The reference server, in-process, on a free loopback port.
+    pub async fn reference() -> Result<Target, TargetError> {
+        let config = ServerConfig {
+            listeners: vec![ListenerConfig {
+                protocol: ListenerProtocol::Tcp,
+                bind: "127.0.0.1:0".parse().expect("literal address"),
+                cert: None,
+                key: None,
+            }],
+            ..ServerConfig::default()
+        };
+        let server = RunningServer::start(config)
+            .await
+            .map_err(|e| TargetError::Start {
+                name: "ref".into(),
+                message: e.to_string(),
+            })?;
+        let addr = server
+            .addr(ListenerProtocol::Tcp)
+            .expect("one TCP listener");
+        Ok(Target {
+            name: "ref".into(),
+            endpoint: Endpoint::parse(&format!("tcp://{addr}"))?,
+            versions: vec![VersionTag::V311, VersionTag::V5],
+            capabilities: ALL_CAPABILITIES.iter().copied().collect(),
+            guard: Guard::Ref(server),
+        })
+    }
+
+    async fn start(name: &str, def: &TargetDef, work: &Path) -> Result<Target, TargetError> {
+        let err = |message: String| TargetError::Start {
+            name: name.to_owned(),
+            message,
+        };
+        let port = free_port().map_err(|e| err(format!("no free port: {e}")))?;
+        let dir = work.join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
+        // The broker runs in `dir`: every path handed to it must be absolute.
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| err(format!("{}: {e}", dir.display())))?;
+        let fill = |s: &str, config: &Path| {
+            s.replace("{port}", &port.to_string())
+                .replace("{dir}", &dir.display().to_string())
+                .replace("{config}", &config.display().to_string())
+        };
+        let address = fill(&def.address, Path::new(""));
+        let endpoint = Endpoint::parse(&address)?;
+        let guard = match &def.start {
+            None => Guard::None,
+            Some(start) => {
+                let config = dir.join(start.config_name.as_deref().unwrap_or("broker.conf"));
+                if let Some(text) = &start.config {
+                    std::fs::write(&config, fill(text, &config))
+                        .map_err(|e| err(format!("{}: {e}", config.display())))?;
+                }
+                let log = dir.join("broker.log");
+                let log_file = std::fs::File::create(&log)
+                    .map_err(|e| err(format!("{}: {e}", log.display())))?;
+                let log_err = log_file.try_clone().map_err(|e| err(e.to_string()))?;
+                let child = tokio::process::Command::new(&start.command)
+                    .args(start.args.iter().map(|a| fill(a, &config)))
+                    .current_dir(&dir)
+                    .stdin(Stdio::null())
+                    .stdout(log_file)
+                    .stderr(log_err)
+                    .kill_on_drop(true)
+                    .spawn()
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::NotFound => TargetError::NotInstalled {
+                            name: name.to_owned(),
+                            command: start.command.clone(),
+                            hint: def
+                                .install
+                                .clone()
+                                .unwrap_or_else(|| "see targets.yaml".into()),
+                        },
+                        _ => err(format!("cannot run `{}`: {e}", start.command)),
+                    })?;
+                let ready = Duration::from_secs(start.ready_seconds.unwrap_or(20));
+                let mut guard = Guard::Process(child, log.clone());
+                wait_ready(port, ready, &mut guard)
+                    .await
+                    .map_err(|m| err(format!("{m}; see {}", log.display())))?;
+                guard
+            }
+        };
+        Ok(Target {
+            name: name.to_owned(),
+            endpoint,
+            versions: def.versions.clone(),
+            capabilities: def.capabilities.iter().copied().collect(),
+            guard,
+        })
+    }
+
+    /// Stops what the target started.
+    pub async fn stop(self) {
+        match self.guard {
+            Guard::None => {}
+            Guard::Ref(server) => server.shutdown().await,
+            Guard::Process(mut child, _) => {
+                let _ = child.start_kill();
+                let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+            }
+        }
+    }
+}
+
+/// A port free on 127.0.0.1 right now.
+fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Waits until the port accepts a TCP connection, or the process exits.
+async fn wait_ready(port: u16, within: Duration, guard: &mut Guard) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Guard::Process(child, _) = guard {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("the broker exited at start ({status})"));
+            }
+        }
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "port {port} did not accept connections within {within:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
