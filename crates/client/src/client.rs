@@ -373,8 +373,13 @@ impl TestClient {
     /// The reader goes on, so [`expect_closed`](Self::expect_closed) can
     /// watch the broker close its side.
     pub async fn disconnect(&mut self, reason: ReasonCode) -> Result<(), ClientError> {
-        self.send(&Packet::Disconnect(Disconnect::new(reason)))
-            .await?;
+        self.disconnect_with(Disconnect::new(reason)).await
+    }
+
+    /// [`disconnect`](Self::disconnect) with a DISCONNECT of the caller's
+    /// making (5.0 properties such as Session Expiry Interval).
+    pub async fn disconnect_with(&mut self, packet: Disconnect) -> Result<(), ClientError> {
+        self.send(&Packet::Disconnect(packet)).await?;
         let (done, finished) = oneshot::channel();
         if self.writer.send(Command::Shutdown { done }).is_ok() {
             let _ = finished.await;

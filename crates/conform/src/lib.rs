@@ -9,5 +9,6 @@ pub mod catalog;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod selftest;
 pub mod suite;
 pub mod target;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::time::Time;
 use mqtt_codec::Publish;
 
 /// Where an outbound QoS 1 or 2 delivery stands.
@@ -26,6 +27,9 @@ pub struct OutFlight {
     pub state: OutState,
     /// Sending order.
     pub seq: u64,
+    /// When the message's Message Expiry Interval runs out (5.0), so that a
+    /// re-sent PUBLISH carries the interval still remaining (MQTT-3.3.2-6).
+    pub expires_at: Option<Time>,
 }
 
 /// The in-flight window of one session. Every in-flight entry counts
@@ -72,7 +76,7 @@ impl Inflight {
     }
 
     /// Records a PUBLISH just sent with the id from [`Self::allocate_id`].
-    pub fn insert(&mut self, publish: Publish, state: OutState) {
+    pub fn insert(&mut self, publish: Publish, state: OutState, expires_at: Option<Time>) {
         self.seq += 1;
         let seq = self.seq;
         self.entries.insert(
@@ -81,6 +85,7 @@ impl Inflight {
                 publish,
                 state,
                 seq,
+                expires_at,
             },
         );
     }
@@ -131,10 +136,10 @@ mod tests {
         let mut w = Inflight::new();
         w.last_id = u16::MAX - 1;
         let a = w.allocate_id().unwrap();
-        w.insert(publish(a), OutState::AwaitingPubAck);
+        w.insert(publish(a), OutState::AwaitingPubAck, None);
         let b = w.allocate_id().unwrap();
         assert_eq!((a, b), (u16::MAX, 1));
-        w.insert(publish(b), OutState::AwaitingPubAck);
+        w.insert(publish(b), OutState::AwaitingPubAck, None);
         w.last_id = u16::MAX - 1;
         assert_eq!(w.allocate_id(), Some(2));
     }

@@ -17,24 +17,39 @@ pub enum ValueMatch<T> {
     /// Exactly this value.
     Exact(T),
     /// Any of these values (several behaviours the specification allows).
-    OneOf {
-        /// The allowed values.
-        one_of: Vec<T>,
-    },
+    OneOf(OneOf<T>),
+    /// Presence: `absent: true` (must not be present) or `false` (must be).
+    Absent(Presence),
     /// Within bounds, inclusive.
-    Range {
-        /// Lower bound.
-        #[serde(default)]
-        min: Option<T>,
-        /// Upper bound.
-        #[serde(default)]
-        max: Option<T>,
-    },
-    /// `absent: true`: the field must not be present; `false`: it must.
-    Absent {
-        /// Whether the field must be absent.
-        absent: bool,
-    },
+    Range(Bounds<T>),
+}
+
+/// `{ one_of: [...] }`.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OneOf<T> {
+    /// The allowed values.
+    pub one_of: Vec<T>,
+}
+
+/// `{ absent: bool }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Presence {
+    /// Whether the field must be absent.
+    pub absent: bool,
+}
+
+/// `{ min: .., max: .. }`, either optional.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, bound(deserialize = "T: Deserialize<'de>"))]
+pub struct Bounds<T> {
+    /// Lower bound.
+    #[serde(default)]
+    pub min: Option<T>,
+    /// Upper bound.
+    #[serde(default)]
+    pub max: Option<T>,
 }
 
 /// A field that did not match: which, what was expected, what was seen.
@@ -70,11 +85,11 @@ impl<T: PartialEq + PartialOrd + Debug> ValueMatch<T> {
     /// Checks `actual` (None = absent).
     pub fn check(&self, field: &str, actual: Option<&T>) -> Result<(), Mismatch> {
         let ok = match (self, actual) {
-            (ValueMatch::Absent { absent }, a) => *absent == a.is_none(),
+            (ValueMatch::Absent(p), a) => p.absent == a.is_none(),
             (_, None) => false,
             (ValueMatch::Exact(v), Some(a)) => v == a,
-            (ValueMatch::OneOf { one_of }, Some(a)) => one_of.contains(a),
-            (ValueMatch::Range { min, max }, Some(a)) => {
+            (ValueMatch::OneOf(OneOf { one_of }), Some(a)) => one_of.contains(a),
+            (ValueMatch::Range(Bounds { min, max }), Some(a)) => {
                 min.as_ref().is_none_or(|m| a >= m) && max.as_ref().is_none_or(|m| a <= m)
             }
         };
@@ -90,9 +105,9 @@ impl ValueMatch<String> {
     fn substituted(&self, b: &dyn Bindings) -> ValueMatch<String> {
         match self {
             ValueMatch::Exact(v) => ValueMatch::Exact(b.substitute(v)),
-            ValueMatch::OneOf { one_of } => ValueMatch::OneOf {
+            ValueMatch::OneOf(OneOf { one_of }) => ValueMatch::OneOf(OneOf {
                 one_of: one_of.iter().map(|v| b.substitute(v)).collect(),
-            },
+            }),
             other => other.clone(),
         }
     }
@@ -577,5 +592,33 @@ impl PacketMatch {
                 seen: seen.packet_type().name().into(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> ValueMatch<u32> {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn each_form_parses_to_its_own_kind() {
+        assert_eq!(parse("5"), ValueMatch::Exact(5));
+        assert_eq!(parse("{ one_of: [1, 2] }"), ValueMatch::OneOf(OneOf { one_of: vec![1, 2] }));
+        assert_eq!(parse("{ absent: true }"), ValueMatch::Absent(Presence { absent: true }));
+        assert_eq!(parse("{ min: 1 }"), ValueMatch::Range(Bounds { min: Some(1), max: None }));
+        assert!(serde_yaml::from_str::<ValueMatch<u32>>("{ mni: 1 }").is_err());
+    }
+
+    #[test]
+    fn absent_true_fails_on_a_present_value() {
+        let m = parse("{ absent: true }");
+        assert!(m.check("f", None).is_ok());
+        assert!(m.check("f", Some(&3)).is_err());
+        let m = parse("{ absent: false }");
+        assert!(m.check("f", None).is_err());
+        assert!(parse("{ min: 2, max: 4 }").check("f", Some(&5)).is_err());
     }
 }

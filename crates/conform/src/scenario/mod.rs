@@ -140,6 +140,9 @@ impl Statements {
 pub enum Step {
     /// Open a network connection, send CONNECT, expect CONNACK.
     Connect(Box<ConnectStep>),
+    /// Open a network connection and send nothing (then `send_raw` a
+    /// CONNECT of your own, or anything else).
+    Open(ClientRef),
     /// Send a packet built from its fields.
     Send(SendStep),
     /// Send bytes as they are, e.g. a malformed packet (hex, spaces allowed).
@@ -366,6 +369,7 @@ impl Step {
     pub fn client(&self) -> Option<&str> {
         Some(match self {
             Step::Connect(s) => &s.client,
+            Step::Open(s) => &s.client,
             Step::Send(s) => &s.client,
             Step::SendRaw(s) => &s.client,
             Step::Expect(s) => &s.client,
@@ -382,6 +386,7 @@ impl Step {
     pub fn keyword(&self) -> &'static str {
         match self {
             Step::Connect(_) => "connect",
+            Step::Open(_) => "open",
             Step::Send(_) => "send",
             Step::SendRaw(_) => "send_raw",
             Step::Expect(_) => "expect",

@@ -248,6 +248,14 @@ impl Broker {
                     p.dup = true;
                     if !v.is_v5() {
                         p.properties = Default::default();
+                    } else if let Some(at) = e.expires_at {
+                        // MQTT-3.3.2-6: the received interval minus the time
+                        // waited, in whole seconds as on first sending. A
+                        // QoS 2 message already sent is not expired
+                        // (MQTT-4.3.3-7): it goes out with what remains.
+                        let ms = at.millis_since(self.now);
+                        p.properties.message_expiry_interval =
+                            Some(u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX));
                     }
                     let packet = Packet::Publish(p);
                     if max.is_some_and(|m| packet.encoded_len(v) as u64 > u64::from(m)) {

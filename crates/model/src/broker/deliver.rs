@@ -244,10 +244,17 @@ impl Broker {
             }
         }
         if let Packet::Publish(p) = &packet {
+            let expires_at = q.message.expires_at();
             match p.qos {
                 QoS::AtMostOnce => {}
-                QoS::AtLeastOnce => s.inflight.insert(p.clone(), OutState::AwaitingPubAck),
-                QoS::ExactlyOnce => s.inflight.insert(p.clone(), OutState::AwaitingPubRec),
+                QoS::AtLeastOnce => {
+                    s.inflight
+                        .insert(p.clone(), OutState::AwaitingPubAck, expires_at)
+                }
+                QoS::ExactlyOnce => {
+                    s.inflight
+                        .insert(p.clone(), OutState::AwaitingPubRec, expires_at)
+                }
             }
         }
         self.outputs.push_back(Output::Send {

@@ -1,0 +1,44 @@
+//! Every scenario of the library passes against the reference server, in
+//! every version it applies to: a scenario the reference broker disagrees
+//! with is caught the day it is written.
+
+use std::path::Path;
+use std::time::Duration;
+
+use mqtt_conform::catalog::Catalog;
+use mqtt_conform::runner::{RunSettings, Verdict};
+use mqtt_conform::scenario::load::{load_dir, KnownIds};
+use mqtt_conform::scenario::VersionTag;
+use mqtt_conform::suite::run_suite;
+use mqtt_conform::target::Target;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_scenario_passes_against_the_reference_server() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let known: KnownIds = [
+        (VersionTag::V311, Catalog::load(&root, VersionTag::V311).unwrap().ids()),
+        (VersionTag::V5, Catalog::load(&root, VersionTag::V5).unwrap().ids()),
+    ]
+    .into();
+    let (scenarios, errors) = load_dir(&root, Some(&known));
+    assert!(errors.is_empty(), "scenario files that do not load:\n{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+    assert!(!scenarios.is_empty(), "the library is empty");
+    let target = Target::reference().await.unwrap();
+    let settings = RunSettings {
+        default_wait: Duration::from_secs(10),
+        ..RunSettings::default()
+    };
+    let runs = run_suite(&scenarios, &target, &settings, 16, |_| {}).await;
+    target.stop().await;
+    let bad: Vec<String> = runs
+        .iter()
+        .filter(|r| r.verdict != Verdict::Pass)
+        .map(|r| {
+            let e = r.evidence.as_ref().map_or(String::new(), |e| {
+                format!("\n    step {} {}: expected {}\n    seen {}", e.step, e.keyword, e.expected, e.seen)
+            });
+            format!("  {} [{}] {:?}{e}\n{}", r.id, r.version, r.verdict, r.trace.clone().unwrap_or_default())
+        })
+        .collect();
+    assert!(bad.is_empty(), "{} of {} runs did not pass against ref:\n{}", bad.len(), runs.len(), bad.join("\n"));
+}
