@@ -304,7 +304,7 @@ fn check_value(id: u8, value: u32, ctx: PropertyContext) -> Result<(), Violation
 }
 
 fn check_response_topic(topic: &MqttString) -> Result<(), Violation> {
-    if topic.bytes().any(|b| b == b'+' || b == b'#') {
+    if crate::topic::has_wildcard(topic) {
         return Err(Violation::protocol(
             ErrorKind::ResponseTopicHasWildcard(topic.to_string()),
             &["MQTT-3.3.2-14"],
@@ -613,9 +613,6 @@ impl Properties {
 
     /// Bytes of the properties themselves, without the property length.
     pub fn content_len(&self) -> usize {
-        if self.is_empty() {
-            return 0;
-        }
         let s = |v: &Option<MqttString>| v.as_ref().map_or(0, |s| 3 + s.len());
         let b = |v: &Option<Bytes>| v.as_ref().map_or(0, |b| 3 + b.len());
         let n = |present: bool, size: usize| if present { 1 + size } else { 0 };

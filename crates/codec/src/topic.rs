@@ -4,6 +4,7 @@
 use crate::error::{ErrorKind, Violation};
 use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
+use crate::wire::find_any;
 
 /// Checks a Topic Name of a PUBLISH or Will: no wildcards (MQTT-3.3.2-2),
 /// at least one character (MQTT-4.7.3-1). An empty name is allowed in 5.0
@@ -37,12 +38,9 @@ pub fn validate_topic_name(
     Ok(())
 }
 
-/// True when `s` contains `+` or `#`. Without an early exit the loop is
-/// vectorised: faster than `any` for topic-sized strings.
+/// True when `s` contains `+` or `#`.
 pub(crate) fn has_wildcard(s: &str) -> bool {
-    s.bytes().fold(0u8, |found, b| {
-        found | u8::from(b == b'+') | u8::from(b == b'#')
-    }) != 0
+    find_any(s.as_bytes(), [b'+', b'#']).is_some()
 }
 
 /// A `$share/{ShareName}/{filter}` subscription, split (MQTT 5.0 §4.8.2).
@@ -118,9 +116,6 @@ fn validate_shared(whole: &str, shared: SharedFilter<'_>) -> Result<(), Violatio
 }
 
 fn validate_wildcards(filter: &str, version: ProtocolVersion) -> Result<(), Violation> {
-    if !has_wildcard(filter) {
-        return Ok(());
-    }
     // The levels that hold a wildcard, in order (a level without one
     // cannot break a rule); within a level the '#' rule first. Bytes
     // suffice: '/', '#' and '+' are ASCII and never part of a multi-byte
@@ -143,30 +138,10 @@ fn validate_wildcards(filter: &str, version: ProtocolVersion) -> Result<(), Viol
     Ok(())
 }
 
-/// The position of the first `#` or `+` at or after `from`, eight bytes at
-/// a time: in a word, the lowest byte flagged by the classic "has zero
-/// byte" test of `word ^ pattern` is exactly the first match (a false flag
-/// can only sit above a true one).
+/// The position of the first `#` or `+` at or after `from`.
 fn next_wildcard(bytes: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let flag = |word: u64, byte: u8| {
-        let x = word ^ (ONES * u64::from(byte));
-        x.wrapping_sub(ONES) & !x & HIGH
-    };
-    let mut chunks = bytes.get(from..).unwrap_or_default().chunks_exact(8);
-    let mut offset = from;
-    for c in &mut chunks {
-        let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let found = flag(word, b'#');
-        if found != 0 {
-            return Some(offset + (found.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    let rest = chunks.remainder();
-    let at = rest.iter().position(|&b| b == b'#' || b == b'+')?;
-    Some(offset + at)
+    let at = find_any(bytes.get(from..)?, [b'#', b'+'])?;
+    Some(from + at)
 }
 
 /// The wildcard rules for one level of a filter: `hash` and `plus` say
@@ -284,6 +259,21 @@ mod tests {
         }
         // In 3.1.1 `$share/g` is an ordinary filter.
         assert!(validate_topic_filter("$share/g", V311).is_ok());
+    }
+
+    #[test]
+    fn a_plus_inside_a_whole_eight_byte_word_is_found() {
+        // Found by the fuzz targets (fuzz/): a word-at-a-time scan that
+        // looked for '#' alone in whole words let these pass as valid.
+        for bad in [
+            "aaaaaaa+",
+            "senrs+o.s",
+            "Y+/Y[YYY/+/",
+            "$share(w+rkers/jobs/#",
+        ] {
+            assert!(validate_topic_filter(bad, V311).is_err(), "{bad}");
+            assert!(validate_topic_filter(bad, V5).is_err(), "{bad}");
+        }
     }
 
     #[test]

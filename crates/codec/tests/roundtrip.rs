@@ -514,7 +514,7 @@ proptest! {
         bytes.extend(vbi(remaining));
         // Pad to 5 bytes with body bytes, never a whole body.
         let pad = (5 - header_len).min(remaining as usize - 1);
-        bytes.extend(std::iter::repeat(0u8).take(pad));
+        bytes.extend(std::iter::repeat_n(0u8, pad));
         let mut buf = BytesMut::from(&bytes[..]);
         let mut decoder = decoder_for(mode).with_max_packet_size(max);
         prop_assert_eq!(decoder.max_packet_size(), max);

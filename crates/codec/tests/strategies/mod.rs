@@ -251,7 +251,7 @@ fn field<T: std::fmt::Debug + Clone + 'static>(
     id: u8,
     s: impl Strategy<Value = T> + 'static,
 ) -> BoxedStrategy<Option<T>> {
-    if ctx.map_or(true, |c| allowed_in(id, c)) {
+    if ctx.is_none_or(|c| allowed_in(id, c)) {
         opt(s).boxed()
     } else {
         Just(None).boxed()
@@ -264,7 +264,7 @@ fn list<T: std::fmt::Debug + Clone + 'static>(
     id: u8,
     s: impl Strategy<Value = T> + 'static,
 ) -> BoxedStrategy<Vec<T>> {
-    if ctx.map_or(true, |c| allowed_in(id, c)) {
+    if ctx.is_none_or(|c| allowed_in(id, c)) {
         vec(s, 0..=2).boxed()
     } else {
         Just(Vec::new()).boxed()
