@@ -1,0 +1,13 @@
+//! Arbitrary bytes into an MQTT 5.0 decoder and into a server-side decoder
+//! that learns the version from CONNECT: never a panic or a hang, the same
+//! packets whether the bytes arrive at once or in pieces, and a small Maximum
+//! Packet Size stops exactly the packets that exceed it.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mqtt_codec::{Decoder, ProtocolVersion};
+
+fuzz_target!(|data: &[u8]| {
+    mqtt_codec_fuzz::check_stream(|| Decoder::new(ProtocolVersion::V5), data);
+    mqtt_codec_fuzz::check_stream(Decoder::server, data);
+});
