@@ -19,6 +19,9 @@ pub(crate) struct ConformArgs {
     /// Only scenarios whose id contains this.
     #[arg(long)]
     filter: Option<String>,
+    /// Leave out scenarios whose id contains this (repeatable).
+    #[arg(long)]
+    exclude: Vec<String>,
     /// Only this version (3.1.1 or 5.0).
     #[arg(long, value_parser = parse_version)]
     version: Option<VersionTag>,
@@ -40,6 +43,11 @@ pub(crate) struct ConformArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Self-check: run the library through a fault-injecting proxy in front
+    /// of the reference server, once per broker fault, and report which
+    /// faults the suite detects (reports/selftest.md and .json).
+    #[arg(long)]
+    selftest: bool,
 }
 
 fn parse_version(s: &str) -> Result<VersionTag, String> {
@@ -56,6 +64,7 @@ pub(crate) async fn run(a: ConformArgs) -> anyhow::Result<()> {
         scenarios_dir: a.library,
         scenario_files: a.scenarios,
         filter: a.filter,
+        exclude: a.exclude,
         version: a.version,
         parallel: a.parallel,
         reports_dir: a.reports,
@@ -63,10 +72,39 @@ pub(crate) async fn run(a: ConformArgs) -> anyhow::Result<()> {
         default_wait: Duration::from_secs_f64(a.wait.clamp(0.1, 600.0)),
         progress: !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
+    if a.selftest {
+        let outcome = mqtt_conform::selftest::selftest(&options).await?;
+        print!("{}", outcome.text);
+        return Ok(());
+    }
     let outcome = conform(&options).await?;
     print!("{}", outcome.text);
     if outcome.regressions > 0 {
         anyhow::bail!("{} failure(s) not in the baseline", outcome.regressions);
     }
     Ok(())
+}
+
+/// Arguments of `coverage`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CoverageArgs {
+    /// The scenario library.
+    #[arg(long, default_value = "scenarios")]
+    library: PathBuf,
+}
+
+pub(crate) fn coverage(a: CoverageArgs) -> anyhow::Result<()> {
+    match mqtt_conform::coverage::coverage(&a.library) {
+        Ok((rows, summary)) => {
+            println!("{}", mqtt_conform::coverage::render(&rows));
+            print!("{summary}");
+            Ok(())
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            anyhow::bail!("{} scenario file(s) failed to load", errors.len())
+        }
+    }
 }

@@ -19,6 +19,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run the scenario library against targets; verdict per statement.
     Conform(conform::ConformArgs),
+    /// Coverage of the statement catalogs by the scenario library.
+    Coverage(conform::CoverageArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +44,7 @@ fn main() -> std::process::ExitCode {
                 match cli.command {
                     Command::Serve(args) => serve::run(args).await,
                     Command::Conform(args) => conform::run(args).await,
+                    Command::Coverage(args) => conform::coverage(args),
                 }
             })
         });

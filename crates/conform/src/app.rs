@@ -26,6 +26,9 @@ pub struct ConformOptions {
     pub scenario_files: Vec<PathBuf>,
     /// Only scenario ids containing this.
     pub filter: Option<String>,
+    /// Leave out scenario ids containing any of these (e.g. one that
+    /// crashes a broker, so the rest of the run still says something).
+    pub exclude: Vec<String>,
     /// Only this version.
     pub version: Option<VersionTag>,
     /// Scenarios run at once.
@@ -183,6 +186,7 @@ fn load_scenarios(
     if let Some(f) = &o.filter {
         ok.retain(|s| s.id.contains(f.as_str()));
     }
+    ok.retain(|s| !o.exclude.iter().any(|x| s.id.contains(x.as_str())));
     Ok(ok)
 }
 

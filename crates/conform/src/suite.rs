@@ -24,6 +24,7 @@ pub async fn run_suite(
     let salt = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
+    let parallel = target.parallel.map_or(parallel, |p| p.min(parallel));
     let gate = Arc::new(Semaphore::new(parallel.max(1)));
     let mut tasks = JoinSet::new();
     let mut results = Vec::new();

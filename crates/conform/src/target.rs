@@ -100,6 +100,10 @@ pub struct TargetDef {
     /// Docker image for the testcontainers path (where Docker is present).
     #[serde(default)]
     pub image: Option<String>,
+    /// At most this many scenario runs at once (some brokers handle
+    /// connection handshakes one at a time).
+    #[serde(default)]
+    pub parallel: Option<usize>,
 }
 
 /// How to start a local broker.
@@ -150,6 +154,8 @@ pub struct Target {
     pub versions: Vec<VersionTag>,
     /// Features it has.
     pub capabilities: BTreeSet<Capability>,
+    /// At most this many scenario runs at once, if limited.
+    pub parallel: Option<usize>,
     guard: Guard,
 }
 
@@ -157,6 +163,7 @@ enum Guard {
     None,
     Ref(RunningServer),
     Process(tokio::process::Child, #[allow(dead_code)] PathBuf),
+    Container(crate::docker::Container),
 }
 
 impl std::fmt::Debug for Target {
@@ -166,7 +173,8 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
-    /// Opens `spec`: `ref`, an address, or a name in `targets`. `work` is a
+    /// Opens `spec`: `ref`, an address, a name in `targets`, or `docker:NAME`
+    /// (NAME's `image`, through testcontainers). `work` is a
     /// folder for configs and logs of started brokers.
     pub async fn open(
         spec: &str,
@@ -182,8 +190,16 @@ impl Target {
                 endpoint: Endpoint::parse(spec)?,
                 versions: vec![VersionTag::V311, VersionTag::V5],
                 capabilities: ALL_CAPABILITIES.iter().copied().collect(),
+                parallel: None,
                 guard: Guard::None,
             });
+        }
+        if let Some(name) = spec.strip_prefix(crate::docker::SPEC_PREFIX) {
+            let Some(def) = targets.targets.get(name) else {
+                let names: Vec<&str> = targets.targets.keys().map(String::as_str).collect();
+                return Err(TargetError::Unknown(spec.to_owned(), names.join(", ")));
+            };
+            return Target::start_container(spec, def).await;
         }
         let Some(def) = targets.targets.get(spec) else {
             let names: Vec<&str> = targets.targets.keys().map(String::as_str).collect();
@@ -217,6 +233,7 @@ impl Target {
             endpoint: Endpoint::parse(&format!("tcp://{addr}"))?,
             versions: vec![VersionTag::V311, VersionTag::V5],
             capabilities: ALL_CAPABILITIES.iter().copied().collect(),
+            parallel: None,
             guard: Guard::Ref(server),
         })
     }
@@ -284,7 +301,27 @@ impl Target {
             endpoint,
             versions: def.versions.clone(),
             capabilities: def.capabilities.iter().copied().collect(),
+            parallel: def.parallel,
             guard,
+        })
+    }
+
+    /// Starts `def`'s image (spec `docker:NAME`) on a free loopback port.
+    async fn start_container(spec: &str, def: &TargetDef) -> Result<Target, TargetError> {
+        let port = free_port().map_err(|e| TargetError::Start {
+            name: spec.to_owned(),
+            message: format!("no free port: {e}"),
+        })?;
+        let address = def.address.replace("{port}", &port.to_string());
+        let endpoint = Endpoint::parse(&address)?;
+        let container = crate::docker::start(spec, def, port).await?;
+        Ok(Target {
+            name: spec.to_owned(),
+            endpoint,
+            versions: def.versions.clone(),
+            capabilities: def.capabilities.iter().copied().collect(),
+            parallel: def.parallel,
+            guard: Guard::Container(container),
         })
     }
 
@@ -297,6 +334,7 @@ impl Target {
                 let _ = child.start_kill();
                 let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
             }
+            Guard::Container(container) => container.stop().await,
         }
     }
 }

@@ -16,12 +16,26 @@ use mqtt_conform::target::Target;
 async fn every_scenario_passes_against_the_reference_server() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
     let known: KnownIds = [
-        (VersionTag::V311, Catalog::load(&root, VersionTag::V311).unwrap().ids()),
-        (VersionTag::V5, Catalog::load(&root, VersionTag::V5).unwrap().ids()),
+        (
+            VersionTag::V311,
+            Catalog::load(&root, VersionTag::V311).unwrap().ids(),
+        ),
+        (
+            VersionTag::V5,
+            Catalog::load(&root, VersionTag::V5).unwrap().ids(),
+        ),
     ]
     .into();
     let (scenarios, errors) = load_dir(&root, Some(&known));
-    assert!(errors.is_empty(), "scenario files that do not load:\n{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+    assert!(
+        errors.is_empty(),
+        "scenario files that do not load:\n{}",
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert!(!scenarios.is_empty(), "the library is empty");
     let target = Target::reference().await.unwrap();
     let settings = RunSettings {
@@ -35,10 +49,25 @@ async fn every_scenario_passes_against_the_reference_server() {
         .filter(|r| r.verdict != Verdict::Pass)
         .map(|r| {
             let e = r.evidence.as_ref().map_or(String::new(), |e| {
-                format!("\n    step {} {}: expected {}\n    seen {}", e.step, e.keyword, e.expected, e.seen)
+                format!(
+                    "\n    step {} {}: expected {}\n    seen {}",
+                    e.step, e.keyword, e.expected, e.seen
+                )
             });
-            format!("  {} [{}] {:?}{e}\n{}", r.id, r.version, r.verdict, r.trace.clone().unwrap_or_default())
+            format!(
+                "  {} [{}] {:?}{e}\n{}",
+                r.id,
+                r.version,
+                r.verdict,
+                r.trace.clone().unwrap_or_default()
+            )
         })
         .collect();
-    assert!(bad.is_empty(), "{} of {} runs did not pass against ref:\n{}", bad.len(), runs.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {} runs did not pass against ref:\n{}",
+        bad.len(),
+        runs.len(),
+        bad.join("\n")
+    );
 }

@@ -69,10 +69,19 @@ async fn without_a_fault_the_proxy_is_transparent() {
     .unwrap();
     let (direct, proxied) = (&routes[0], &routes[1]);
     assert_eq!(direct.runs.len(), proxied.runs.len());
-    assert!(proxied.connections > 0, "no connection went through the proxy");
-    assert_eq!(proxied.triggered, 0, "the transparent proxy changed something");
+    assert!(
+        proxied.connections > 0,
+        "no connection went through the proxy"
+    );
+    assert_eq!(
+        proxied.triggered, 0,
+        "the transparent proxy changed something"
+    );
     let passed = passing(&[&direct.runs]);
-    assert!(!passed.is_empty(), "nothing passes against the reference server");
+    assert!(
+        !passed.is_empty(),
+        "nothing passes against the reference server"
+    );
     let broken: Vec<String> = proxied
         .runs
         .iter()
@@ -95,8 +104,14 @@ async fn faults_are_caught_by_the_scenarios_for_their_rules() {
     let cases = [
         (Fault::LostPuback, "both/3.3-publish/qos1-delivery"),
         (Fault::SubackWrongId, "both/3.3-publish/qos1-delivery"),
-        (Fault::MalformedSwallowed, "v3/3.3-publish/qos3-is-malformed"),
-        (Fault::MalformedSwallowed, "v5/3.3-publish/qos3-is-malformed"),
+        (
+            Fault::MalformedSwallowed,
+            "v3/3.3-publish/qos3-is-malformed",
+        ),
+        (
+            Fault::MalformedSwallowed,
+            "v5/3.3-publish/qos3-is-malformed",
+        ),
     ];
     let known = known();
     let mut scenarios: Vec<LoadedScenario> = Vec::new();
@@ -135,7 +150,12 @@ async fn faults_are_caught_by_the_scenarios_for_their_rules() {
             let runs = runs_of(reference, id);
             assert!(!runs.is_empty(), "{id} did not run");
             for r in runs {
-                assert_eq!(r.verdict, Verdict::Pass, "{id} via {reference}:\n{}", describe(r));
+                assert_eq!(
+                    r.verdict,
+                    Verdict::Pass,
+                    "{id} via {reference}:\n{}",
+                    describe(r)
+                );
             }
         }
         let route = Route::Proxy(Some(fault));

@@ -251,7 +251,20 @@ impl Run<'_> {
             Step::ExpectClose(c) => {
                 let wait = self.wait(c.within);
                 let client = self.client(i, step, &c.client)?;
-                match client.expect_closed(wait).await {
+                let closed = client.expect_closed(wait).await;
+                let others = client.pending();
+                if let (true, Ok(_), false) = (c.silent, &closed, others.is_empty()) {
+                    let seen: Vec<String> =
+                        others.iter().map(mqtt_client::describe::describe).collect();
+                    return Err(self.broken(
+                        c.level,
+                        i,
+                        step,
+                        "the connection closed with nothing sent before it".into(),
+                        format!("received first: {}", seen.join(", ")),
+                    ));
+                }
+                match closed {
                     Ok(report) => match (&report.disconnect, &c.disconnect) {
                         (None, _) if c.require_disconnect => Err(self.broken(
                             c.level,
@@ -392,7 +405,11 @@ impl Run<'_> {
         if let Some(mut old) = self.clients.remove(name) {
             old.drop_connection().await;
         }
-        let options = self.settings.client.clone().version(self.version.protocol());
+        let options = self
+            .settings
+            .client
+            .clone()
+            .version(self.version.protocol());
         TestClient::open(self.endpoint, &options)
             .await
             .map_err(|e| Run::error(i, step, e.to_string()))

@@ -606,9 +606,21 @@ mod tests {
     #[test]
     fn each_form_parses_to_its_own_kind() {
         assert_eq!(parse("5"), ValueMatch::Exact(5));
-        assert_eq!(parse("{ one_of: [1, 2] }"), ValueMatch::OneOf(OneOf { one_of: vec![1, 2] }));
-        assert_eq!(parse("{ absent: true }"), ValueMatch::Absent(Presence { absent: true }));
-        assert_eq!(parse("{ min: 1 }"), ValueMatch::Range(Bounds { min: Some(1), max: None }));
+        assert_eq!(
+            parse("{ one_of: [1, 2] }"),
+            ValueMatch::OneOf(OneOf { one_of: vec![1, 2] })
+        );
+        assert_eq!(
+            parse("{ absent: true }"),
+            ValueMatch::Absent(Presence { absent: true })
+        );
+        assert_eq!(
+            parse("{ min: 1 }"),
+            ValueMatch::Range(Bounds {
+                min: Some(1),
+                max: None
+            })
+        );
         assert!(serde_yaml::from_str::<ValueMatch<u32>>("{ mni: 1 }").is_err());
     }
 

@@ -319,6 +319,10 @@ pub struct ExpectCloseStep {
     /// one, §4.13.1); default false.
     #[serde(default)]
     pub require_disconnect: bool,
+    /// Nothing but (optionally) a DISCONNECT may arrive before the close,
+    /// e.g. "close without sending CONNACK" (3.1.1 MQTT-3.1.4-1).
+    #[serde(default)]
+    pub silent: bool,
     /// Overrides the scenario's level for this step.
     #[serde(default)]
     pub level: Option<Level>,

@@ -19,6 +19,7 @@ use mqtt_codec::{
     Packet, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, Subscribe, UnsubAck,
 };
 use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// How long [`Fault::DeliveriesSwapped`] holds a delivery back, waiting for
 /// the next one on the same topic to overtake it.
@@ -362,9 +363,20 @@ impl std::fmt::Display for Fault {
     }
 }
 
+/// A connection's subscriptions that begin with a wildcard, for
+/// [`Fault::DollarTopicsLeaked`]: where to send it messages on `$` topics.
+#[derive(Debug)]
+struct LeakTarget {
+    tx: UnboundedSender<Publish>,
+    /// Filter and the subscription identifiers of its SUBSCRIBE.
+    filters: Vec<(String, Vec<u32>)>,
+}
+
 /// State every connection of one proxy shares.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
+    /// Leading-wildcard subscribers, by connection number.
+    leak_targets: Mutex<HashMap<u64, LeakTarget>>,
     /// Will topics seen in CONNECTs.
     will_topics: Mutex<HashSet<String>>,
     /// Message Expiry Interval each message was published with, by topic
@@ -390,6 +402,10 @@ pub(crate) struct Out {
 pub(crate) struct Session<'a> {
     fault: Option<Fault>,
     shared: &'a Shared,
+    /// This connection's number, and where other connections send it
+    /// messages leaked to it.
+    conn: u64,
+    leak_tx: Option<UnboundedSender<Publish>>,
     version: Option<ProtocolVersion>,
     /// Deliveries the proxy made up, by packet id: the client's answers to
     /// them must not reach the server.
@@ -423,6 +439,8 @@ impl<'a> Session<'a> {
         Session {
             fault,
             shared,
+            conn: 0,
+            leak_tx: None,
             version: None,
             fake: HashSet::new(),
             next_fake: u16::MAX,
@@ -437,6 +455,14 @@ impl<'a> Session<'a> {
             last_to_server: now,
             fake_pings: 0,
         }
+    }
+
+    /// Numbers the session `conn` and gives it where messages leaked to it
+    /// (by [`Fault::DollarTopicsLeaked`]) are to be sent.
+    pub(crate) fn with_leaks(mut self, conn: u64, tx: UnboundedSender<Publish>) -> Self {
+        self.conn = conn;
+        self.leak_tx = Some(tx);
+        self
     }
 
     /// The version the client's CONNECT named, once seen.
@@ -515,7 +541,7 @@ impl<'a> Session<'a> {
     }
 
     /// A packet from the client.
-    pub(crate) fn from_client(&mut self, p: Packet, raw: Bytes, now: Instant, out: &mut Out) {
+    pub(crate) fn client_packet(&mut self, p: Packet, raw: Bytes, now: Instant, out: &mut Out) {
         match &p {
             Packet::Connect(c) => {
                 self.version = Some(c.protocol_version);
@@ -576,6 +602,11 @@ impl<'a> Session<'a> {
                 self.hit();
                 return;
             }
+            Packet::Publish(pb)
+                if self.is(Fault::DollarTopicsLeaked) && pb.topic.as_str().starts_with('$') =>
+            {
+                self.shared.leak(pb);
+            }
             Packet::Publish(pb) if self.is(Fault::MessageExpiryNotDecreased) => {
                 if let Some(e) = pb.properties.message_expiry_interval {
                     self.shared
@@ -592,7 +623,7 @@ impl<'a> Session<'a> {
     }
 
     /// A packet from the server.
-    pub(crate) fn from_server(&mut self, p: Packet, raw: Bytes, now: Instant, out: &mut Out) {
+    pub(crate) fn server_packet(&mut self, p: Packet, raw: Bytes, now: Instant, out: &mut Out) {
         if !matches!(p, Packet::Publish(_)) {
             self.flush_held(out);
         }
@@ -668,8 +699,10 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// After a SUBACK: a message on a `$` topic for each granted filter that
-    /// begins with a wildcard, as a broker that matched it would send.
+    /// After a SUBACK: each granted filter that begins with a wildcard now
+    /// receives messages on `$` topics, as if it matched them: those
+    /// clients publish from now on, and one on a `$SYS` topic straight away
+    /// (as a broker publishing `$SYS` statistics would).
     fn leak(&self, req: &Subscribe, codes: &[ReasonCode], out: &mut Out) {
         for (sub, code) in req.filters.iter().zip(codes) {
             if code.0 >= 0x80 {
@@ -678,6 +711,24 @@ impl<'a> Session<'a> {
             let Some(topic) = leak_topic(sub.filter.as_str()) else {
                 continue;
             };
+            if let Some(tx) = &self.leak_tx {
+                let ids = if self.v5() {
+                    req.properties.subscription_identifiers.clone()
+                } else {
+                    Vec::new()
+                };
+                self.shared
+                    .leak_targets
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(self.conn)
+                    .or_insert_with(|| LeakTarget {
+                        tx: tx.clone(),
+                        filters: Vec::new(),
+                    })
+                    .filters
+                    .push((sub.filter.as_str().to_owned(), ids));
+            }
             let Ok(topic) = mqtt_codec::MqttString::new(topic) else {
                 continue;
             };
@@ -734,7 +785,11 @@ impl<'a> Session<'a> {
                     }
                     QoS::ExactlyOnce => {
                         self.absorbed.insert(p.packet_id);
-                        self.inject_server(out, &Packet::PubRec(PubResponse::new(p.packet_id)), now);
+                        self.inject_server(
+                            out,
+                            &Packet::PubRec(PubResponse::new(p.packet_id)),
+                            now,
+                        );
                     }
                 }
                 self.hit();
@@ -756,11 +811,10 @@ impl<'a> Session<'a> {
                 self.altered_to_client(out, &Packet::Publish(p), raw);
             }
             Some(Fault::Qos0DupSet) if p.qos == QoS::AtMostOnce => {
-                let bad = RawPacket::from_packet(&Packet::Publish(p), self.v())
-                    .map(|r| {
-                        let flags = raw.first().map_or(0, |b| b & 0x0F);
-                        r.flags(flags | 0x08).build()
-                    });
+                let bad = RawPacket::from_packet(&Packet::Publish(p), self.v()).map(|r| {
+                    let flags = raw.first().map_or(0, |b| b & 0x0F);
+                    r.flags(flags | 0x08).build()
+                });
                 match bad {
                     Ok(b) => {
                         out.to_client.push(b);
@@ -784,7 +838,9 @@ impl<'a> Session<'a> {
                     self.altered_to_client(out, &Packet::Publish(p), raw);
                 }
             }
-            Some(Fault::UserPropertiesDropped) if v5 && !p.properties.user_properties.is_empty() => {
+            Some(Fault::UserPropertiesDropped)
+                if v5 && !p.properties.user_properties.is_empty() =>
+            {
                 p.properties.user_properties.clear();
                 self.altered_to_client(out, &Packet::Publish(p), raw);
             }
@@ -821,6 +877,16 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// A message on a `$` topic another connection published, leaked to
+    /// this one's leading-wildcard subscription.
+    pub(crate) fn leaked(&mut self, p: Publish, out: &mut Out) {
+        let p = Packet::Publish(p);
+        if let Some(b) = self.encode(&p) {
+            out.to_client.push(b);
+            self.hit();
+        }
+    }
+
     fn is_will_topic(&self, p: &Publish) -> bool {
         self.shared
             .will_topics
@@ -836,9 +902,8 @@ impl<'a> Session<'a> {
     }
 
     fn ping_due(&self) -> Option<Instant> {
-        (self.is(Fault::KeepAliveNotEnforced) && self.connected && self.keep_alive > 0).then(|| {
-            self.last_to_server + Duration::from_millis(u64::from(self.keep_alive) * 500)
-        })
+        (self.is(Fault::KeepAliveNotEnforced) && self.connected && self.keep_alive > 0)
+            .then(|| self.last_to_server + Duration::from_millis(u64::from(self.keep_alive) * 500))
     }
 
     /// When [`Self::on_timer`] next has something to do.
@@ -866,6 +931,54 @@ impl<'a> Session<'a> {
     pub(crate) fn finish(&mut self, out: &mut Out) {
         self.flush_held(out);
     }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        if self.leak_tx.is_some() {
+            self.shared
+                .leak_targets
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&self.conn);
+        }
+    }
+}
+
+impl Shared {
+    /// Sends a copy of a message on a `$` topic to every leading-wildcard
+    /// subscription that would match it but for the `$`.
+    fn leak(&self, p: &Publish) {
+        let targets = self
+            .leak_targets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for target in targets.values() {
+            for (filter, ids) in &target.filters {
+                if matches_ignoring_dollar(filter, p.topic.as_str()) {
+                    let mut copy = Publish::new(p.topic.clone(), p.payload.clone());
+                    copy.properties.subscription_identifiers = ids.clone();
+                    let _ = target.tx.send(copy);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Whether `filter` matches `topic` by the wildcard rules alone, as if a
+/// topic beginning with `$` were like any other (MQTT-4.7.2-1 says not).
+pub(crate) fn matches_ignoring_dollar(filter: &str, topic: &str) -> bool {
+    let mut t = topic.split('/');
+    for f in filter.split('/') {
+        match (f, t.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (f, Some(level)) if f == level => {}
+            _ => return false,
+        }
+    }
+    t.next().is_none()
 }
 
 /// Another valid packet id than `id`.
@@ -916,9 +1029,9 @@ mod tests {
         let mut s = Session::new(fault, shared, now);
         let c = Packet::Connect(Box::new(Connect::new(v, MqttString::from_static("c"))));
         let mut out = Out::default();
-        s.from_client(c.clone(), bytes(&c, v), now, &mut out);
+        s.client_packet(c.clone(), bytes(&c, v), now, &mut out);
         let ack = Packet::ConnAck(ConnAck::default());
-        s.from_server(ack.clone(), bytes(&ack, v), now, &mut out);
+        s.server_packet(ack.clone(), bytes(&ack, v), now, &mut out);
         s
     }
 
@@ -949,8 +1062,8 @@ mod tests {
         let p = Packet::Publish(publish("a/b", QoS::AtLeastOnce, 3));
         let raw = bytes(&p, v);
         let mut out = Out::default();
-        s.from_server(p.clone(), raw.clone(), Instant::now(), &mut out);
-        s.from_client(p, raw.clone(), Instant::now(), &mut out);
+        s.server_packet(p.clone(), raw.clone(), Instant::now(), &mut out);
+        s.client_packet(p, raw.clone(), Instant::now(), &mut out);
         assert_eq!(out.to_client, vec![raw.clone()]);
         assert_eq!(out.to_server, vec![raw]);
         assert_eq!(shared.triggered.load(Ordering::Relaxed), 0);
@@ -965,14 +1078,14 @@ mod tests {
         let a = Packet::Publish(publish("t", QoS::AtLeastOnce, 1));
         let b = Packet::Publish(publish("t", QoS::AtLeastOnce, 2));
         let mut out = Out::default();
-        s.from_server(a.clone(), bytes(&a, v), now, &mut out);
+        s.server_packet(a.clone(), bytes(&a, v), now, &mut out);
         assert!(out.to_client.is_empty());
         assert!(s.deadline().is_some());
-        s.from_server(b.clone(), bytes(&b, v), now, &mut out);
+        s.server_packet(b.clone(), bytes(&b, v), now, &mut out);
         assert_eq!(out.to_client, vec![bytes(&b, v), bytes(&a, v)]);
         // A lone delivery is released by the timer.
         let mut out = Out::default();
-        s.from_server(a.clone(), bytes(&a, v), now, &mut out);
+        s.server_packet(a.clone(), bytes(&a, v), now, &mut out);
         s.on_timer(now + HOLD, &mut out);
         assert_eq!(out.to_client, vec![bytes(&a, v)]);
     }
@@ -985,22 +1098,22 @@ mod tests {
         let now = Instant::now();
         let p = Packet::Publish(publish("t", QoS::ExactlyOnce, 1));
         let mut out = Out::default();
-        s.from_server(p.clone(), bytes(&p, v), now, &mut out);
+        s.server_packet(p.clone(), bytes(&p, v), now, &mut out);
         assert_eq!(out.to_client.len(), 2);
         let copy_id = u16::MAX;
         let rec = Packet::PubRec(PubResponse::new(copy_id));
         let mut out = Out::default();
-        s.from_client(rec.clone(), bytes(&rec, v), now, &mut out);
+        s.client_packet(rec.clone(), bytes(&rec, v), now, &mut out);
         assert!(out.to_server.is_empty());
         let rel = Packet::PubRel(PubResponse::new(copy_id));
         assert_eq!(out.to_client, vec![bytes(&rel, v)]);
         let comp = Packet::PubComp(PubResponse::new(copy_id));
         let mut out = Out::default();
-        s.from_client(comp.clone(), bytes(&comp, v), now, &mut out);
+        s.client_packet(comp.clone(), bytes(&comp, v), now, &mut out);
         assert!(out.to_server.is_empty());
         // The real delivery's answers go through.
         let rec = Packet::PubRec(PubResponse::new(1));
-        s.from_client(rec.clone(), bytes(&rec, v), now, &mut out);
+        s.client_packet(rec.clone(), bytes(&rec, v), now, &mut out);
         assert_eq!(out.to_server, vec![bytes(&rec, v)]);
     }
 
@@ -1011,7 +1124,7 @@ mod tests {
         let mut s = connected(Some(Fault::Qos0DupSet), &shared, v);
         let p = Packet::Publish(publish("t", QoS::AtMostOnce, 0));
         let mut out = Out::default();
-        s.from_server(p.clone(), bytes(&p, v), Instant::now(), &mut out);
+        s.server_packet(p.clone(), bytes(&p, v), Instant::now(), &mut out);
         let mut buf = bytes::BytesMut::from(&out.to_client[0][..]);
         assert!(mqtt_codec::Decoder::new(v).decode(&mut buf).is_err());
     }
@@ -1026,17 +1139,26 @@ mod tests {
         c.keep_alive = 2;
         let c = Packet::Connect(Box::new(c));
         let mut out = Out::default();
-        s.from_client(c.clone(), bytes(&c, v), now, &mut out);
+        s.client_packet(c.clone(), bytes(&c, v), now, &mut out);
         assert_eq!(s.deadline(), None);
         let ack = Packet::ConnAck(ConnAck::default());
-        s.from_server(ack.clone(), bytes(&ack, v), now, &mut out);
+        s.server_packet(ack.clone(), bytes(&ack, v), now, &mut out);
         assert_eq!(s.deadline(), Some(now + Duration::from_secs(1)));
         let mut out = Out::default();
         s.on_timer(now + Duration::from_secs(1), &mut out);
         assert_eq!(out.to_server, vec![bytes(&Packet::PingReq, v)]);
         let mut out = Out::default();
-        s.from_server(Packet::PingResp, bytes(&Packet::PingResp, v), now, &mut out);
+        s.server_packet(Packet::PingResp, bytes(&Packet::PingResp, v), now, &mut out);
         assert!(out.to_client.is_empty());
+    }
+
+    #[test]
+    fn wildcards_match_dollar_topics_when_leaking() {
+        assert!(matches_ignoring_dollar("#", "$x/t"));
+        assert!(matches_ignoring_dollar("+/t", "$x/t"));
+        assert!(matches_ignoring_dollar("a/#", "a"));
+        assert!(!matches_ignoring_dollar("+/t", "$x/t/u"));
+        assert!(!matches_ignoring_dollar("+/u", "$x/t"));
     }
 
     #[test]

@@ -111,8 +111,8 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    shared.connections.fetch_add(1, Ordering::Relaxed);
-                    relays.spawn(relay(stream, upstream, fault, shared.clone()));
+                    let conn = shared.connections.fetch_add(1, Ordering::Relaxed);
+                    relays.spawn(relay(stream, upstream, fault, shared.clone(), conn));
                 }
                 Err(e) => {
                     tracing::debug!("selftest proxy: accept: {e}");
@@ -127,7 +127,7 @@ async fn accept_loop(
 /// What the framer found at the front of a buffer.
 enum Item {
     /// A packet the strict decoder accepted, with its bytes.
-    Packet(Packet, Bytes),
+    Packet(Box<Packet>, Bytes),
     /// Bytes to pass on as they are (after an error, or before the version
     /// is known).
     Raw(Bytes),
@@ -211,7 +211,7 @@ impl Framer {
                 let bytes = buf.split_to(total).freeze();
                 let mut copy = BytesMut::from(&bytes[..]);
                 match decoder.decode(&mut copy) {
-                    Ok(Some(p)) if copy.is_empty() => Some(Item::Packet(p, bytes)),
+                    Ok(Some(p)) if copy.is_empty() => Some(Item::Packet(Box::new(p), bytes)),
                     _ => Some(Item::Malformed { bytes, rest: 0 }),
                 }
             }
@@ -251,7 +251,13 @@ enum End {
     Server,
 }
 
-async fn relay(client: TcpStream, upstream: SocketAddr, fault: Option<Fault>, shared: Arc<Shared>) {
+async fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    fault: Option<Fault>,
+    shared: Arc<Shared>,
+    conn: u64,
+) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
@@ -259,7 +265,8 @@ async fn relay(client: TcpStream, upstream: SocketAddr, fault: Option<Fault>, sh
     let _ = server.set_nodelay(true);
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
-    let mut session = Session::new(fault, &shared, Instant::now());
+    let (leak_tx, mut leaks) = tokio::sync::mpsc::unbounded_channel();
+    let mut session = Session::new(fault, &shared, Instant::now()).with_leaks(conn, leak_tx);
     let mut up = Framer::new(Some(Decoder::server()));
     let mut down = Framer::new(None);
     let mut down_ready = false;
@@ -290,6 +297,7 @@ async fn relay(client: TcpStream, upstream: SocketAddr, fault: Option<Fault>, sh
                 }
                 _ => break End::Server,
             },
+            Some(p) = leaks.recv() => session.leaked(p, &mut out),
             () = tokio::time::sleep_until(wake), if deadline.is_some() => {
                 session.on_timer(Instant::now(), &mut out);
             }
@@ -328,7 +336,7 @@ async fn relay(client: TcpStream, upstream: SocketAddr, fault: Option<Fault>, sh
 fn from_client(framer: &mut Framer, buf: &mut BytesMut, session: &mut Session<'_>, out: &mut Out) {
     while let Some(item) = framer.next(buf) {
         match item {
-            Item::Packet(p, raw) => session.from_client(p, raw, Instant::now(), out),
+            Item::Packet(p, raw) => session.client_packet(*p, raw, Instant::now(), out),
             Item::Raw(b) => out.to_server.push(b),
             Item::Malformed { bytes, rest } => {
                 if session.swallows_malformed() {
@@ -346,7 +354,7 @@ fn from_client(framer: &mut Framer, buf: &mut BytesMut, session: &mut Session<'_
 fn from_server(framer: &mut Framer, buf: &mut BytesMut, session: &mut Session<'_>, out: &mut Out) {
     while let Some(item) = framer.next(buf) {
         match item {
-            Item::Packet(p, raw) => session.from_server(p, raw, Instant::now(), out),
+            Item::Packet(p, raw) => session.server_packet(*p, raw, Instant::now(), out),
             Item::Raw(b) => out.to_client.push(b),
             Item::Malformed { bytes, .. } => {
                 out.to_client.push(bytes);
@@ -385,7 +393,10 @@ mod tests {
         let mut f = Framer::new(Some(Decoder::new(mqtt_codec::ProtocolVersion::V311)));
         // PUBLISH with QoS 3, then a PINGREQ.
         let mut buf = BytesMut::from(&[0x36, 0x02, 0x00, 0x00, 0xC0, 0x00][..]);
-        assert!(matches!(f.next(&mut buf), Some(Item::Malformed { rest: 0, .. })));
+        assert!(matches!(
+            f.next(&mut buf),
+            Some(Item::Malformed { rest: 0, .. })
+        ));
         f.pipe();
         assert!(matches!(f.next(&mut buf), Some(Item::Raw(b)) if b[..] == [0xC0, 0x00]));
         assert!(f.next(&mut buf).is_none());
