@@ -77,25 +77,7 @@ pub enum ConformError {
 
 /// Runs the job.
 pub async fn conform(o: &ConformOptions) -> Result<ConformOutcome, ConformError> {
-    let catalogs = vec![
-        Catalog::load(&o.scenarios_dir, VersionTag::V311)?,
-        Catalog::load(&o.scenarios_dir, VersionTag::V5)?,
-    ];
-    let known: KnownIds = [
-        (VersionTag::V311, catalogs[0].ids()),
-        (VersionTag::V5, catalogs[1].ids()),
-    ]
-    .into();
-    let mut scenarios = load_scenarios(o, &known)?;
-    if let Some(v) = o.version {
-        for s in &mut scenarios {
-            s.scenario.versions.retain(|x| *x == v);
-        }
-        scenarios.retain(|s| !s.scenario.versions.is_empty());
-    }
-    if scenarios.is_empty() {
-        return Err(ConformError::Empty(o.scenarios_dir.display().to_string()));
-    }
+    let (catalogs, scenarios) = load_library(o)?;
     let targets_file = TargetsFile::load(&o.targets_file)?;
     let settings = RunSettings {
         default_wait: o.default_wait,
@@ -158,6 +140,34 @@ pub async fn conform(o: &ConformOptions) -> Result<ConformOutcome, ConformError>
         text.push_str(&format!("matrix: {}\n", path.display()));
     }
     Ok(ConformOutcome { regressions, text })
+}
+
+/// The catalogs of both versions and the scenarios `o` selects (library or
+/// files, filter, exclusions, version), every citation checked against the
+/// catalogs. Shared by the conformance run and the self-check.
+pub(crate) fn load_library(
+    o: &ConformOptions,
+) -> Result<(Vec<Catalog>, Vec<LoadedScenario>), ConformError> {
+    let catalogs = vec![
+        Catalog::load(&o.scenarios_dir, VersionTag::V311)?,
+        Catalog::load(&o.scenarios_dir, VersionTag::V5)?,
+    ];
+    let known: KnownIds = [
+        (VersionTag::V311, catalogs[0].ids()),
+        (VersionTag::V5, catalogs[1].ids()),
+    ]
+    .into();
+    let mut scenarios = load_scenarios(o, &known)?;
+    if let Some(v) = o.version {
+        for s in &mut scenarios {
+            s.scenario.versions.retain(|x| *x == v);
+        }
+        scenarios.retain(|s| !s.scenario.versions.is_empty());
+    }
+    if scenarios.is_empty() {
+        return Err(ConformError::Empty(o.scenarios_dir.display().to_string()));
+    }
+    Ok((catalogs, scenarios))
 }
 
 fn load_scenarios(

@@ -80,6 +80,21 @@ impl Catalog {
     }
 }
 
+/// The statement ids of both catalogs, for checking scenario citations.
+pub fn known_ids(scenarios_dir: &Path) -> Result<crate::scenario::load::KnownIds, CatalogError> {
+    Ok([
+        (
+            VersionTag::V311,
+            Catalog::load(scenarios_dir, VersionTag::V311)?.ids(),
+        ),
+        (
+            VersionTag::V5,
+            Catalog::load(scenarios_dir, VersionTag::V5)?.ids(),
+        ),
+    ]
+    .into())
+}
+
 /// The top-level section of a statement id: `MQTT-3.3.1-4` → `3.3`.
 pub fn chapter(id: &str) -> String {
     let body = id.trim_start_matches("MQTT-");

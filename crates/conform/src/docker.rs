@@ -36,7 +36,8 @@ const PING: Duration = Duration::from_secs(10);
 
 /// A started container; removing it is [`Container::stop`] (or the drop).
 pub struct Container {
-    inner: ContainerAsync<GenericImage>,
+    // Boxed: the handle is large and lives in an enum of the target.
+    inner: Box<ContainerAsync<GenericImage>>,
 }
 
 impl std::fmt::Debug for Container {
@@ -155,7 +156,9 @@ pub async fn start(spec: &str, def: &TargetDef, port: u16) -> Result<Container, 
         .await
         .map_err(|_| err(format!("the container did not start within {ready:?}")))?
         .map_err(|e| err(format!("starting `{image}`: {e}")))?;
-    let container = Container { inner: container };
+    let container = Container {
+        inner: Box::new(container),
+    };
     if let Err(message) = wait_ready(&container, port, ready).await {
         let logs = container.inner.stderr_to_vec().await.unwrap_or_default();
         let logs = String::from_utf8_lossy(&logs).trim().to_owned();

@@ -72,7 +72,9 @@ pub async fn run_suite(
     results
 }
 
-fn skip_reason(
+/// Why `s` is not run in `version` on `target`, if it is not: a version
+/// or capability the target lacks.
+pub(crate) fn skip_reason(
     s: &LoadedScenario,
     version: crate::scenario::VersionTag,
     target: &Target,

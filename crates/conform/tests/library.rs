@@ -5,27 +5,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mqtt_conform::catalog::Catalog;
 use mqtt_conform::runner::{RunSettings, Verdict};
 use mqtt_conform::scenario::load::{load_dir, KnownIds};
-use mqtt_conform::scenario::VersionTag;
 use mqtt_conform::suite::run_suite;
 use mqtt_conform::target::Target;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_scenario_passes_against_the_reference_server() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
-    let known: KnownIds = [
-        (
-            VersionTag::V311,
-            Catalog::load(&root, VersionTag::V311).unwrap().ids(),
-        ),
-        (
-            VersionTag::V5,
-            Catalog::load(&root, VersionTag::V5).unwrap().ids(),
-        ),
-    ]
-    .into();
+    let known: KnownIds = mqtt_conform::catalog::known_ids(&root).unwrap();
     let (scenarios, errors) = load_dir(&root, Some(&known));
     assert!(
         errors.is_empty(),

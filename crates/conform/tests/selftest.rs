@@ -6,10 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mqtt_conform::catalog::Catalog;
 use mqtt_conform::runner::{RunSettings, ScenarioRun, Verdict};
 use mqtt_conform::scenario::load::{load_dir, load_file, KnownIds, LoadedScenario};
-use mqtt_conform::scenario::VersionTag;
 use mqtt_conform::selftest::{passing, run_routes, Fault, Route};
 
 fn root() -> PathBuf {
@@ -18,17 +16,7 @@ fn root() -> PathBuf {
 
 fn known() -> KnownIds {
     let root = root();
-    [
-        (
-            VersionTag::V311,
-            Catalog::load(&root, VersionTag::V311).unwrap().ids(),
-        ),
-        (
-            VersionTag::V5,
-            Catalog::load(&root, VersionTag::V5).unwrap().ids(),
-        ),
-    ]
-    .into()
+    mqtt_conform::catalog::known_ids(&root).unwrap()
 }
 
 fn describe(r: &ScenarioRun) -> String {

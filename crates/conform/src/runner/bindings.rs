@@ -19,7 +19,8 @@ impl RunBindings {
     /// Names for run number `run` (unique within the process) and `salt`
     /// (distinct between processes, e.g. the start time).
     pub fn new(run: u64, salt: u64) -> Self {
-        let tag = format!("{:x}{:x}", salt & 0xFFFF_FFFF, run);
+        // `z` is not a hex digit: no two (salt, run) pairs give one tag.
+        let tag = format!("{:x}z{:x}", salt & 0xFFFF_FFFF, run);
         RunBindings {
             prefix: format!("mh/{tag}"),
             run: tag,

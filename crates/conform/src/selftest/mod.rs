@@ -28,10 +28,8 @@ pub use faults::{Fault, FaultInfo};
 pub use proxy::FaultProxy;
 
 use crate::app::{ConformError, ConformOptions};
-use crate::catalog::Catalog;
 use crate::runner::{run_scenario, Evidence, RunBindings, RunSettings, ScenarioRun, Verdict};
-use crate::scenario::load::{load_dir, load_file, KnownIds, LoadedScenario};
-use crate::scenario::VersionTag;
+use crate::scenario::load::LoadedScenario;
 use crate::target::{Target, TargetError};
 
 /// Where a suite's clients connect.
@@ -102,21 +100,6 @@ async fn open(route: Route) -> Result<Stand, TargetError> {
     Ok(Stand { target, proxy })
 }
 
-/// Why a run is not made on `target` (the same rule as the suite's).
-fn skip_reason(s: &LoadedScenario, version: VersionTag, target: &Target) -> Option<String> {
-    if !target.versions.contains(&version) {
-        return Some(format!("target does not speak MQTT {}", version.as_str()));
-    }
-    let missing: Vec<String> = s
-        .scenario
-        .requires
-        .iter()
-        .filter(|c| !target.capabilities.contains(c))
-        .map(|c| format!("{c:?}"))
-        .collect();
-    (!missing.is_empty()).then(|| format!("target lacks {}", missing.join(", ")))
-}
-
 /// How many suites' worth of runs go at once: the runs mostly wait (on
 /// the broker, or on a timeout a fault provoked), not compute.
 pub const SUITES_AT_ONCE: usize = 4;
@@ -161,7 +144,7 @@ pub async fn run_routes(
             .map_or_else(|| stand.target.endpoint.clone(), FaultProxy::endpoint);
         for s in scenarios {
             for &version in &s.scenario.versions {
-                if let Some(reason) = skip_reason(s, version, &stand.target) {
+                if let Some(reason) = crate::suite::skip_reason(s, version, &stand.target) {
                     let run = ScenarioRun {
                         id: s.id.clone(),
                         name: s.scenario.name.clone(),
@@ -597,59 +580,11 @@ impl SelftestReport {
     }
 }
 
-/// Loads the library as `conform` does: the catalogs, the scenarios (or
-/// the given files), the filter and the version.
-fn load(o: &ConformOptions) -> Result<Vec<LoadedScenario>, ConformError> {
-    let known: KnownIds = [
-        (
-            VersionTag::V311,
-            Catalog::load(&o.scenarios_dir, VersionTag::V311)?.ids(),
-        ),
-        (
-            VersionTag::V5,
-            Catalog::load(&o.scenarios_dir, VersionTag::V5)?.ids(),
-        ),
-    ]
-    .into();
-    let (mut ok, errors) = if o.scenario_files.is_empty() {
-        load_dir(&o.scenarios_dir, Some(&known))
-    } else {
-        let mut ok = Vec::new();
-        let mut errors = Vec::new();
-        for f in &o.scenario_files {
-            let id = f.with_extension("").to_string_lossy().replace('\\', "/");
-            match load_file(f, id, Some(&known)) {
-                Ok(s) => ok.push(s),
-                Err(e) => errors.push(e),
-            }
-        }
-        (ok, errors)
-    };
-    if !errors.is_empty() {
-        return Err(ConformError::Load(
-            errors.iter().map(ToString::to_string).collect(),
-        ));
-    }
-    if let Some(f) = &o.filter {
-        ok.retain(|s| s.id.contains(f.as_str()));
-    }
-    if let Some(v) = o.version {
-        for s in &mut ok {
-            s.scenario.versions.retain(|x| *x == v);
-        }
-        ok.retain(|s| !s.scenario.versions.is_empty());
-    }
-    if ok.is_empty() {
-        return Err(ConformError::Empty(o.scenarios_dir.display().to_string()));
-    }
-    Ok(ok)
-}
-
 /// Runs the self-check with `conform`'s options (the targets are ignored:
 /// the self-check always runs the reference server, in-process) and writes
 /// `selftest.md` and `selftest.json` to the reports folder.
 pub async fn selftest(o: &ConformOptions) -> Result<SelftestOutcome, ConformError> {
-    let scenarios = load(o)?;
+    let (_, scenarios) = crate::app::load_library(o)?;
     let settings = RunSettings {
         default_wait: o.default_wait,
         ..RunSettings::default()
