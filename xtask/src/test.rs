@@ -42,7 +42,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     crate::prereqs::ensure()?;
     let mut results: Vec<(String, Result<()>)> = Vec::new();
     for args in [
-        &["test", "--workspace", "--all-targets"][..],
+        &["test", "--workspace", "--all-targets", "--no-fail-fast"][..],
         &["test", "--workspace", "--doc"][..],
     ] {
         let name = format!("cargo {}", args.join(" "));

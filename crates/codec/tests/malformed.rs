@@ -8,7 +8,7 @@
 //!
 //! Every row is run and every mismatch collected, so that one wrong row
 //! does not hide another. The statement ids cited are checked against the
-//! lists in `shared/spec/`.
+//! lists in `scenarios/spec/ids/`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -1493,9 +1493,9 @@ fn the_table_is_large_distinct_and_well_formed() {
     );
 }
 
-/// The statement ids of one specification, from `shared/spec/`.
+/// The statement ids of one specification, from `scenarios/spec/ids/`.
 fn statement_ids(file: &str) -> BTreeSet<String> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "../../../shared/spec", file]
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "../../scenarios/spec/ids", file]
         .iter()
         .collect();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
