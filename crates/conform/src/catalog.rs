@@ -124,9 +124,8 @@ mod tests {
             (VersionTag::V311, "mqtt-3.1.1-statement-ids.txt", 141),
             (VersionTag::V5, "mqtt-5.0-statement-ids.txt", 251),
         ] {
-            let list = std::fs::read_to_string(shared.join(file)).unwrap_or_else(|e| {
-                panic!("{file} must be in scenarios/spec/ids: {e}")
-            });
+            let list = std::fs::read_to_string(shared.join(file))
+                .unwrap_or_else(|e| panic!("{file} must be in scenarios/spec/ids: {e}"));
             let want: Vec<&str> = list
                 .lines()
                 .map(str::trim)

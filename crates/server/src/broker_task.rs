@@ -56,10 +56,9 @@ pub(crate) async fn run(
 ) {
     let start = Instant::now();
     let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
+    let mut timers = TimerCache::default();
     loop {
-        let deadline = broker
-            .next_timeout()
-            .map(|t| start + Duration::from_millis(t.0));
+        let deadline = timers.wake_at(&broker, start);
         tokio::select! {
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else { break };
@@ -72,7 +71,12 @@ pub(crate) async fn run(
                     }
                 }
             }
-            _ = sleep_until(deadline) => broker.tick(now(start)),
+            _ = tokio::time::sleep_until(deadline) => {
+                if timers.is_due() {
+                    broker.tick(now(start));
+                    timers.invalidate();
+                }
+            }
             _ = shutdown.changed() => break,
         }
         route(&mut broker, &mut conns, start);
@@ -80,10 +84,56 @@ pub(crate) async fn run(
     tracing::debug!("broker stopped; closing {} connections", conns.len());
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
+/// How stale the broker task lets its copy of the model's next timer get.
+///
+/// [`Broker::next_timeout`] looks at every connection and session, so with
+/// thousands of clients asking it after every batch of packets would cost
+/// more than the packets. Instead the answer is kept for at most this long:
+/// a timer that a packet brings forward in the meantime (a new connection's
+/// Keep Alive, a Will Delay) fires at most this much late. The tightest rule
+/// it serves, closing at 1.5 x Keep Alive (MQTT-3.1.2-24 / MQTT-3.1.2-22),
+/// is measured in whole seconds.
+const TIMER_STALENESS: Duration = Duration::from_millis(50);
+
+/// The model's next timer, as last asked, and when it was asked.
+#[derive(Debug, Default)]
+struct TimerCache {
+    /// `None` until asked, and after a tick (which changes the timers).
+    asked: Option<(Instant, Option<Instant>)>,
+}
+
+impl TimerCache {
+    /// When the broker task must next wake: the model's next timer, or the
+    /// moment the cached answer goes stale, whichever is first.
+    fn wake_at(&mut self, broker: &Broker, start: Instant) -> Instant {
+        let now = Instant::now();
+        let (asked_at, due) = match self.asked {
+            Some((at, due)) if now < at + TIMER_STALENESS => (at, due),
+            _ => {
+                let due = broker
+                    .next_timeout()
+                    .map(|t| start + Duration::from_millis(t.0));
+                self.asked = Some((now, due));
+                (now, due)
+            }
+        };
+        let stale = asked_at + TIMER_STALENESS;
+        due.map_or(stale, |d| d.min(stale))
+    }
+
+    /// Whether the model's timer (not just the cache's staleness) is due.
+    fn is_due(&mut self) -> bool {
+        let due = matches!(self.asked, Some((_, Some(d))) if d <= Instant::now());
+        if !due {
+            // Woken to refresh the cache: ask the model again next time.
+            self.asked = None;
+        }
+        due
+    }
+
+    /// Forgets the cached answer (after a tick).
+    fn invalidate(&mut self) {
+        self.asked = None;
     }
 }
 
