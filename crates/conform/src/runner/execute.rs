@@ -47,6 +47,9 @@ struct Run<'a> {
     settings: &'a RunSettings,
     bindings: Arc<RunBindings>,
     clients: BTreeMap<String, TestClient>,
+    /// The traces of connections a reconnect replaced, by client name,
+    /// oldest first: evidence keeps every connection, not just the last.
+    earlier: BTreeMap<String, Vec<mqtt_client::Trace>>,
     level: Level,
 }
 
@@ -66,6 +69,7 @@ pub async fn run_scenario(
         settings,
         bindings: Arc::new(bindings),
         clients: BTreeMap::new(),
+        earlier: BTreeMap::new(),
         level: s.level,
     };
     let mut outcome = Ok(());
@@ -104,13 +108,36 @@ impl Run<'_> {
     fn traces(&self) -> String {
         let mut out = String::new();
         for (name, c) in &self.clients {
-            out.push_str(&format!(
-                "--- client {name} ({})\n{}",
-                self.bindings.client_id(name),
-                c.trace()
-            ));
+            let id = self.bindings.client_id(name);
+            let earlier = self.earlier.get(name).map_or(&[][..], Vec::as_slice);
+            for (n, t) in earlier.iter().enumerate() {
+                out.push_str(&format!(
+                    "--- client {name} ({id}), connection {}\n{t}",
+                    n + 1
+                ));
+            }
+            if earlier.is_empty() {
+                out.push_str(&format!("--- client {name} ({id})\n{}", c.trace()));
+            } else {
+                out.push_str(&format!(
+                    "--- client {name} ({id}), connection {}\n{}",
+                    earlier.len() + 1,
+                    c.trace()
+                ));
+            }
         }
         out
+    }
+
+    /// Drops client `name`'s connection, if any, keeping its trace.
+    async fn retire(&mut self, name: &str) {
+        if let Some(mut old) = self.clients.remove(name) {
+            old.drop_connection().await;
+            self.earlier
+                .entry(name.to_owned())
+                .or_default()
+                .push(old.trace());
+        }
     }
 
     fn wait(&self, within: Option<crate::scenario::Span>) -> Duration {
@@ -356,9 +383,7 @@ impl Run<'_> {
         if let Some(w) = &c.will {
             connect.will = Some(self.will(i, step, w)?);
         }
-        if let Some(mut old) = self.clients.remove(&c.client) {
-            old.drop_connection().await;
-        }
+        self.retire(&c.client).await;
         let options = self
             .settings
             .client
@@ -402,9 +427,7 @@ impl Run<'_> {
 
     /// A new network connection for `name`, closing its old one abruptly.
     async fn open(&mut self, i: usize, step: &Step, name: &str) -> Result<TestClient, Stop> {
-        if let Some(mut old) = self.clients.remove(name) {
-            old.drop_connection().await;
-        }
+        self.retire(name).await;
         let options = self
             .settings
             .client

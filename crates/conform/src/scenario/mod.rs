@@ -105,6 +105,11 @@ pub struct Scenario {
     /// MUST (fail on mismatch) or SHOULD (warn).
     #[serde(default)]
     pub level: Level,
+    /// Runs with no other scenario in flight on the target: for a scenario
+    /// whose subscriptions (`#`, `+/t`) also match other runs' topics, so
+    /// that what other runs publish cannot reach, and be judged by, it.
+    #[serde(default)]
+    pub exclusive: bool,
     /// The client names used in the steps.
     pub clients: Vec<String>,
     /// What happens, in order. Each step is a one-key map (`- expect: {...}`).
