@@ -120,12 +120,6 @@ pub const ALTERNATIVES: &[Alternative] = &[
         allowed: &[],
     },
     Alternative {
-        key: "redelivery-window",
-        statements: &["MQTT-4.4.0-1", "MQTT-3.3.4-9"],
-        chosen: "on reconnect every unacknowledged PUBLISH and PUBREL is re-sent, even beyond a smaller new Receive Maximum",
-        allowed: &["re-send up to the new Receive Maximum, the rest later"],
-    },
-    Alternative {
         key: "outbound-topic-alias",
         statements: &["MQTT-3.1.2-26", "MQTT-3.1.2-27"],
         chosen: "the model never sends Topic Aliases",

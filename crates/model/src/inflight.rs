@@ -30,6 +30,11 @@ pub struct OutFlight {
     /// When the message's Message Expiry Interval runs out (5.0), so that a
     /// re-sent PUBLISH carries the interval still remaining (MQTT-3.3.2-6).
     pub expires_at: Option<Time>,
+    /// Not yet re-sent on the current connection: after a session
+    /// resumption, re-sending waits while the client's Receive Maximum is
+    /// used up (MQTT-3.3.4-9), keeping the original packet id and order
+    /// (MQTT-4.4.0-1, MQTT-4.6.0-1).
+    pub held: bool,
 }
 
 /// The in-flight window of one session. Every in-flight entry counts
@@ -86,8 +91,24 @@ impl Inflight {
                 state,
                 seq,
                 expires_at,
+                held: false,
             },
         );
+    }
+
+    /// How many entries count as sent on the current connection (all but
+    /// the held ones): the number the client's Receive Maximum bounds.
+    pub fn sent_count(&self) -> usize {
+        self.entries.values().filter(|e| !e.held).count()
+    }
+
+    /// The held entry first in sending order, if any.
+    pub fn first_held(&self) -> Option<u16> {
+        self.entries
+            .values()
+            .filter(|e| e.held)
+            .min_by_key(|e| e.seq)
+            .map(|e| e.publish.packet_id)
     }
 
     /// The entry for `id`.

@@ -3,7 +3,7 @@
 
 mod support;
 
-use mqtt_codec::{Disconnect, Packet, QoS, ReasonCode};
+use mqtt_codec::{Disconnect, Packet, Publish, QoS, ReasonCode};
 use support::*;
 
 #[test]
@@ -95,4 +95,40 @@ fn clean_start_discards_the_old_session_mqtt_3_1_2_4_v5() {
     h.close(1);
     assert!(!h.connect(2, V5, "c", true));
     assert!(h.broker.subscriptions().is_empty());
+}
+
+/// On resumption every in-flight PUBLISH counts against the new
+/// connection's Receive Maximum: the re-sent ones stop at the window, keep
+/// their ids and order, and the rest follow as acknowledgements free it
+/// (MQTT-3.3.4-9, MQTT-4.4.0-1, MQTT-4.6.0-1). Found by the `model` fuzz
+/// target: the model used to re-send the whole backlog at once.
+#[test]
+fn redelivery_on_resumption_respects_the_new_receive_maximum_mqtt_3_3_4_9() {
+    let mut h = H::new();
+    h.connect_with(1, V5, "c", |c| {
+        c.clean_start = false;
+        c.properties.session_expiry_interval = Some(60);
+    });
+    h.subscribe(1, "a", QoS::AtLeastOnce);
+    h.connect(2, V5, "p", true);
+    for (i, m) in ["m1", "m2", "m3"].into_iter().enumerate() {
+        h.publish(2, "a", m, QoS::AtLeastOnce, false, i as u16 + 1);
+    }
+    let first: Vec<Publish> = h.publishes(1);
+    assert_eq!(first.len(), 3);
+    h.close(1);
+    h.connect_with(3, V5, "c", |c| {
+        c.clean_start = false;
+        c.properties.session_expiry_interval = Some(60);
+        c.properties.receive_maximum = Some(1);
+    });
+    for want in &first {
+        let got = h.publishes(3);
+        assert_eq!(got.len(), 1, "one at a time within Receive Maximum 1");
+        assert_eq!(got[0].packet_id, want.packet_id);
+        assert_eq!(got[0].payload, want.payload);
+        assert!(got[0].dup);
+        h.ack(3, puback(got[0].packet_id));
+    }
+    assert!(h.publishes(3).is_empty());
 }

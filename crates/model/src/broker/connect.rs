@@ -232,49 +232,80 @@ impl Broker {
     /// On resuming a session, re-send unacknowledged PUBLISH packets with
     /// DUP 1 and PUBREL packets, with their original packet ids and in
     /// their original order (MQTT-4.4.0-1, MQTT-3.3.1-1, MQTT-4.6.0-1).
+    /// Every entry counts against the new connection's Receive Maximum
+    /// (MQTT-3.3.4-9): PUBLISH packets beyond it are held, and re-sent by
+    /// the delivery pump as acknowledgements free the window.
     fn redeliver(&mut self, conn: ConnId, client_id: &str, v: ProtocolVersion) {
-        let Some(s) = self.sessions.get(client_id) else {
+        let Some(window) = self
+            .conns
+            .get(&conn)
+            .map(|c| usize::from(c.receive_maximum))
+        else {
             return;
         };
-        let max = self.conns.get(&conn).and_then(|c| c.maximum_packet_size);
-        let mut too_large = Vec::new();
+        let Some(s) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        let mut sent = 0usize;
+        let mut order = Vec::new();
         for e in s.inflight.in_send_order() {
-            let packet = match e.state {
-                OutState::AwaitingPubComp => {
-                    Packet::PubRel(mqtt_codec::PubResponse::new(e.publish.packet_id))
-                }
-                OutState::AwaitingPubAck | OutState::AwaitingPubRec => {
-                    let mut p = e.publish.clone();
-                    p.dup = true;
-                    if !v.is_v5() {
-                        p.properties = Default::default();
-                    } else if let Some(at) = e.expires_at {
-                        // MQTT-3.3.2-6: the received interval minus the time
-                        // waited, in whole seconds as on first sending. A
-                        // QoS 2 message already sent is not expired
-                        // (MQTT-4.3.3-7): it goes out with what remains.
-                        let ms = at.millis_since(self.now);
-                        p.properties.message_expiry_interval =
-                            Some(u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX));
-                    }
-                    let packet = Packet::Publish(p);
-                    if max.is_some_and(|m| packet.encoded_len(v) as u64 > u64::from(m)) {
-                        too_large.push(e.publish.packet_id);
-                        continue;
-                    }
-                    packet
-                }
-            };
-            self.outputs.push_back(Output::Send {
-                conn,
-                version: v,
-                packet,
-            });
-        }
-        if let Some(s) = self.sessions.get_mut(client_id) {
-            for id in too_large {
-                s.inflight.remove(id);
+            let id = e.publish.packet_id;
+            let hold = e.state != OutState::AwaitingPubComp && sent >= window;
+            if let Some(entry) = s.inflight.get_mut(id) {
+                entry.held = hold;
+            }
+            if !hold {
+                sent += 1;
+                order.push(id);
             }
         }
+        for id in order {
+            self.resend(conn, client_id, id, v);
+        }
+    }
+
+    /// Re-sends in-flight entry `id` of `client_id`'s session on `conn`: a
+    /// PUBREL when PUBCOMP is awaited, else the PUBLISH with DUP 1 and, in
+    /// 5.0, the expiry interval still remaining. A PUBLISH now larger than
+    /// the client's Maximum Packet Size is forgotten instead.
+    pub(super) fn resend(&mut self, conn: ConnId, client_id: &str, id: u16, v: ProtocolVersion) {
+        let max = self.conns.get(&conn).and_then(|c| c.maximum_packet_size);
+        let now = self.now;
+        let Some(s) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        let Some(e) = s.inflight.get_mut(id) else {
+            return;
+        };
+        e.held = false;
+        let packet = match e.state {
+            OutState::AwaitingPubComp => Packet::PubRel(mqtt_codec::PubResponse::new(id)),
+            OutState::AwaitingPubAck | OutState::AwaitingPubRec => {
+                let mut p = e.publish.clone();
+                p.dup = true;
+                if !v.is_v5() {
+                    p.properties = Default::default();
+                } else if let Some(at) = e.expires_at {
+                    // MQTT-3.3.2-6: the received interval minus the time
+                    // waited, in whole seconds as on first sending. A
+                    // QoS 2 message already sent is not expired
+                    // (MQTT-4.3.3-7): it goes out with what remains.
+                    let ms = at.millis_since(now);
+                    p.properties.message_expiry_interval =
+                        Some(u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX));
+                }
+                let packet = Packet::Publish(p);
+                if max.is_some_and(|m| packet.encoded_len(v) as u64 > u64::from(m)) {
+                    s.inflight.remove(id);
+                    return;
+                }
+                packet
+            }
+        };
+        self.outputs.push_back(Output::Send {
+            conn,
+            version: v,
+            packet,
+        });
     }
 }

@@ -175,7 +175,18 @@ impl Broker {
             let Some(conn) = s.conn.and_then(|c| self.conns.get(&c)) else {
                 return;
             };
-            if s.inflight.len() >= usize::from(conn.receive_maximum) {
+            let window = usize::from(conn.receive_maximum);
+            // Entries held back on resumption go first, in their order,
+            // with their ids (MQTT-4.4.0-1, MQTT-4.6.0-1, MQTT-3.3.4-9).
+            if let Some(id) = s.inflight.first_held() {
+                if s.inflight.sent_count() >= window {
+                    return;
+                }
+                let (conn, v) = (conn.id, conn.version);
+                self.resend(conn, client_id, id, v);
+                continue;
+            }
+            if s.inflight.len() >= window {
                 return;
             }
             let Some(q) = s.queue.pop_front() else {
