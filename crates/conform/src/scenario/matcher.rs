@@ -366,6 +366,9 @@ pub enum PacketMatch {
         retain: Option<bool>,
         /// DUP.
         dup: Option<bool>,
+        /// Packet Identifier: a number, or `$name` saved earlier (a QoS 0
+        /// PUBLISH has none, and reads as 0).
+        packet_id: Option<IdRef>,
         /// Properties.
         properties: Option<PropertiesMatch>,
     },
@@ -518,11 +521,13 @@ impl PacketMatch {
                     qos,
                     retain,
                     dup,
+                    packet_id,
                     properties,
                 },
                 Packet::Publish(p),
             ) => {
                 check_str("publish.topic", topic, Some(&p.topic), b)?;
+                check_id("publish", packet_id, p.packet_id, b)?;
                 let text = String::from_utf8_lossy(&p.payload);
                 check_str("publish.payload", payload, Some(&text), b)?;
                 if let Some(hex) = payload_hex {
