@@ -88,6 +88,18 @@ pub async fn run_scenario(
             Some(e),
         ),
     };
+    // A step that rests on another statement than the scenario's own
+    // (`cites`) is judged under that statement.
+    let statements = evidence
+        .as_ref()
+        .and_then(|e| match s.steps.get(e.step) {
+            Some(Step::Expect(x)) => x.cites.as_ref(),
+            _ => None,
+        })
+        .map_or_else(
+            || s.statements.for_version(version).to_vec(),
+            |c| c.for_version(version).to_vec(),
+        );
     let trace = (verdict != Verdict::Pass).then(|| run.traces());
     for c in run.clients.values_mut() {
         c.drop_connection().await;
@@ -96,7 +108,7 @@ pub async fn run_scenario(
         id: scenario.id.clone(),
         name: s.name.clone(),
         version: version.as_str().to_owned(),
-        statements: s.statements.for_version(version).to_vec(),
+        statements,
         verdict,
         evidence,
         duration: started.elapsed(),

@@ -106,6 +106,30 @@ fn check(s: &Scenario, known: Option<&KnownIds>) -> Result<(), (Option<usize>, S
             }
         }
     }
+    for (i, step) in s.steps.iter().enumerate() {
+        let Step::Expect(e) = step else { continue };
+        let Some(cites) = &e.cites else { continue };
+        for &v in &s.versions {
+            let ids = cites.for_version(v);
+            if ids.is_empty() {
+                return Err((
+                    Some(i),
+                    format!("expect: `cites` names nothing for MQTT {}", v.as_str()),
+                ));
+            }
+            if let Some(known) = known.and_then(|k| k.get(&v)) {
+                if let Some(id) = ids.iter().find(|id| !known.contains(*id)) {
+                    return Err((
+                        Some(i),
+                        format!(
+                            "expect: `cites`: `{id}` is not a normative statement id of MQTT {}",
+                            v.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
     let clients: BTreeSet<&str> = s.clients.iter().map(String::as_str).collect();
     if clients.len() != s.clients.len() {
         return Err((None, "`clients` names a client twice".into()));
@@ -268,6 +292,27 @@ mod tests {
         let known: KnownIds = [(VersionTag::V5, ["MQTT-1.5.4-1".to_string()].into())].into();
         let e = parse(GOOD, Path::new("x.yaml"), Some(&known)).unwrap_err();
         assert!(e.message.contains("MQTT-3.3.1-4"), "{e}");
+    }
+
+    #[test]
+    fn a_step_citation_must_be_a_known_statement() {
+        let with = |id: &str| {
+            GOOD.replace(
+                "  - expect_close: { client: a }\n",
+                &format!(
+                    "  - expect: {{ client: a, cites: [{id}], packet: {{ type: pingresp }} }}\n"
+                ),
+            )
+        };
+        let known: KnownIds = [(
+            VersionTag::V5,
+            ["MQTT-3.3.1-4".to_string(), "MQTT-3.12.4-1".to_string()].into(),
+        )]
+        .into();
+        assert!(parse(&with("MQTT-3.12.4-1"), Path::new("x.yaml"), Some(&known)).is_ok());
+        let e = parse(&with("MQTT-9.9.9-9"), Path::new("x.yaml"), Some(&known)).unwrap_err();
+        assert!(e.message.contains("`cites`: `MQTT-9.9.9-9`"), "{e}");
+        assert_eq!(e.line, 8, "{e}");
     }
 
     #[test]

@@ -281,6 +281,13 @@ pub struct ExpectStep {
     /// Overrides the scenario's level for this step.
     #[serde(default)]
     pub level: Option<Level>,
+    /// The statements this step rests on when they are not the scenario's
+    /// own: a precondition the server must also meet (an UNSUBACK for a
+    /// filter never subscribed, MQTT-3.10.4-5, in a scenario about Reason
+    /// Strings). A mismatch here is reported under these, so that a
+    /// verdict never cites a rule the step did not test.
+    #[serde(default)]
+    pub cites: Option<Statements>,
 }
 
 /// Fields of a matched packet to remember.
