@@ -47,7 +47,11 @@ pub async fn run_suite(
             );
             // An exclusive run takes every permit: it starts once the runs
             // before it are done, and the runs after it wait for it.
-            let permits = if s.scenario.exclusive { parallel.max(1) } else { 1 };
+            let permits = if s.scenario.exclusive {
+                parallel.max(1)
+            } else {
+                1
+            };
             tasks.spawn(async move {
                 let _permit = gate.acquire_many_owned(permits as u32).await;
                 run_scenario(&s, version, &endpoint, bindings, &settings).await
