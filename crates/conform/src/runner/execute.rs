@@ -50,6 +50,14 @@ struct Run<'a> {
     /// The traces of connections a reconnect replaced, by client name,
     /// oldest first: evidence keeps every connection, not just the last.
     earlier: BTreeMap<String, Vec<mqtt_client::Trace>>,
+    /// The statements a malformed packet from the broker broke, when one
+    /// ended the run: the verdict is judged under them, unless this run
+    /// sent invalid bytes itself (then the broker's odd answer, such as a
+    /// PUBACK echoing a forbidden packet id 0, shows it accepted them, and
+    /// the scenario's own statements say what it should have done).
+    broker_violation: std::cell::RefCell<Option<Vec<String>>>,
+    /// Whether a `send_raw` step has run.
+    sent_raw: bool,
     level: Level,
 }
 
@@ -70,6 +78,8 @@ pub async fn run_scenario(
         bindings: Arc::new(bindings),
         clients: BTreeMap::new(),
         earlier: BTreeMap::new(),
+        broker_violation: std::cell::RefCell::new(None),
+        sent_raw: false,
         level: s.level,
     };
     let mut outcome = Ok(());
@@ -89,17 +99,21 @@ pub async fn run_scenario(
         ),
     };
     // A step that rests on another statement than the scenario's own
-    // (`cites`) is judged under that statement.
+    // (`cites`) is judged under that statement; a malformed packet from
+    // the broker, under the statements it breaks.
     let statements = evidence
         .as_ref()
         .and_then(|e| match s.steps.get(e.step) {
             Some(Step::Expect(x)) => x.cites.as_ref(),
             _ => None,
         })
-        .map_or_else(
-            || s.statements.for_version(version).to_vec(),
-            |c| c.for_version(version).to_vec(),
-        );
+        .map(|c| c.for_version(version).to_vec())
+        .or_else(|| {
+            (!run.sent_raw)
+                .then(|| run.broker_violation.borrow().clone())
+                .flatten()
+        })
+        .unwrap_or_else(|| s.statements.for_version(version).to_vec());
     let trace = (verdict != Verdict::Pass).then(|| run.traces());
     for c in run.clients.values_mut() {
         c.drop_connection().await;
@@ -204,12 +218,24 @@ impl Run<'_> {
     /// Why no queued packet matched: the nearest packet of the right type
     /// and its first differing field, else what was queued.
     fn explain(&self, m: &PacketMatch, client: &TestClient, err: &ClientError) -> String {
-        for p in client.pending() {
-            if let Err(mm) = m.check(&p, self.bindings.as_ref()) {
-                if mm.field != "type" {
-                    return mm.to_string();
+        if err.violation().is_none() {
+            for p in client.pending() {
+                if let Err(mm) = m.check(&p, self.bindings.as_ref()) {
+                    if mm.field != "type" {
+                        return mm.to_string();
+                    }
                 }
             }
+        }
+        self.seen(err)
+    }
+
+    /// What the target did, from the client's error; a malformed packet
+    /// from the broker also sets the statements the verdict cites.
+    fn seen(&self, err: &ClientError) -> String {
+        if let Some(v) = err.violation().filter(|v| !v.statements.is_empty()) {
+            *self.broker_violation.borrow_mut() =
+                Some(v.statements.iter().map(|s| (*s).to_owned()).collect());
         }
         err.to_string()
     }
@@ -235,6 +261,7 @@ impl Run<'_> {
             }
             Step::SendRaw(r) => {
                 let bytes = parse_hex(&r.hex).map_err(|e| Run::error(i, step, e))?;
+                self.sent_raw = true;
                 let client = self.client(i, step, &r.client)?;
                 client
                     .send_raw(Bytes::from(bytes))
@@ -283,7 +310,7 @@ impl Run<'_> {
                                 .map_or(String::new(), |m| format!(" matching {}", m.type_name())),
                             n.within.0
                         ),
-                        err.to_string(),
+                        self.seen(&err),
                     )),
                 }
             }
@@ -330,7 +357,7 @@ impl Run<'_> {
                         i,
                         step,
                         format!("the connection closed within {wait:?}"),
-                        err.to_string(),
+                        self.seen(&err),
                     )),
                 }
             }
@@ -432,7 +459,7 @@ impl Run<'_> {
                 i,
                 step,
                 describe_match(&expected, wait),
-                err.to_string(),
+                self.seen(&err),
             )),
         }
     }
@@ -515,7 +542,7 @@ impl Run<'_> {
                     _ => Ok(()),
                 }
             }
-            Err(err) => Err(self.broken(o.level, i, step, expected, err.to_string())),
+            Err(err) => Err(self.broken(o.level, i, step, expected, self.seen(&err))),
         }
     }
 }
