@@ -254,10 +254,16 @@ impl Run<'_> {
                     .build(self.bindings.as_ref())
                     .map_err(|e| Run::error(i, step, e.to_string()))?;
                 let client = self.client(i, step, &s.client)?;
-                client
-                    .send(&packet)
-                    .await
-                    .map_err(|e| Run::error(i, step, e.to_string()))
+                let sent = match packet {
+                    // A client closes the network connection after sending
+                    // DISCONNECT (3.1.1 MQTT-3.14.4-1, 5.0 MQTT-3.14.4-2):
+                    // the sending direction is shut, the reader goes on.
+                    // Waiting for the server to close without that would
+                    // judge a SHOULD (3.1.1 §3.14.4) as a MUST.
+                    Packet::Disconnect(d) => client.disconnect_with(d).await,
+                    other => client.send(&other).await,
+                };
+                sent.map_err(|e| Run::error(i, step, e.to_string()))
             }
             Step::SendRaw(r) => {
                 let bytes = parse_hex(&r.hex).map_err(|e| Run::error(i, step, e))?;
