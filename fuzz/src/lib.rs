@@ -5,6 +5,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod model;
+pub mod server;
+
 use bytes::BytesMut;
 use mqtt_codec::topic::{validate_topic_filter, validate_topic_name};
 use mqtt_codec::{DecodeError, Decoder, ErrorKind, Packet, ProtocolVersion, QoS};

@@ -10,8 +10,43 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-/// The codec's fuzz targets (the `[[bin]]`s of `fuzz/Cargo.toml`).
-pub(crate) const CODEC_TARGETS: &[&str] = &["decode_v311", "decode_v5", "roundtrip"];
+/// The in-process fuzz targets (the `[[bin]]`s of `fuzz/Cargo.toml`): the
+/// codec's, the broker model's and the server's connection handler's.
+pub(crate) const CODEC_TARGETS: &[&str] = &[
+    "decode_v311",
+    "decode_v5",
+    "roundtrip",
+    "model",
+    "server_conn",
+];
+
+/// `cargo xtask fuzz live`: a live campaign through `mqtt-harness fuzz`
+/// (release build), against `target` for `minutes`; `extra` passes through.
+pub(crate) fn live(root: &Path, target: &str, minutes: f64, extra: &[String]) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "mqtt-harness",
+            "--",
+            "fuzz",
+            "--target",
+            target,
+        ])
+        .arg("--minutes")
+        .arg(minutes.to_string())
+        .args(extra)
+        .current_dir(root)
+        .status()
+        .context("running mqtt-harness fuzz")?;
+    if !status.success() {
+        bail!("mqtt-harness fuzz: {status} (findings, if any, are in reports/fuzz/)");
+    }
+    Ok(())
+}
 
 /// Per-input time limit in seconds: decoding a few kilobytes takes
 /// microseconds, so an input that takes this long is a hang.

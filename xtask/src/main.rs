@@ -4,9 +4,12 @@
 //! * `cargo xtask codec [--hex HEX [--version 3.1.1|5]]`: the codec describes
 //!   itself and decodes samples, or decodes your bytes.
 //! * `cargo xtask test`: the test suite CI runs.
+//! * `cargo xtask load [ARGS]`: `mqtt-harness load` in release mode;
+//!   `cargo xtask load schema` regenerates the load profile schema.
 //! * `cargo xtask fuzz codec --seconds N [--target NAME]`: a bounded fuzzing
 //!   campaign on the codec, with a summary.
 //! * `cargo xtask fuzz seeds`: regenerates the checked-in seed corpora.
+//! * `cargo xtask fuzz live --target X --minutes N`: a live campaign.
 //! * `cargo xtask brokers install [NAMES...]`, `cargo xtask brokers list`: the
 //!   local brokers of targets.yaml.
 //! * `cargo xtask docker daemon start|stop|status`, `cargo xtask docker image
@@ -17,6 +20,7 @@ mod codec_demo;
 mod describe;
 mod docker;
 mod fuzz;
+mod load;
 mod prereqs;
 mod samples;
 mod seeds;
@@ -67,6 +71,16 @@ enum Command {
     },
     /// Coverage of the statement catalogs by the scenario library.
     Coverage,
+    /// Load runs (`mqtt-harness load`, release build); arguments pass
+    /// through, e.g. `cargo xtask load --profile scenarios/load/pairs.yaml
+    /// --target mosquitto`, `cargo xtask load capacity ...`, `cargo xtask
+    /// load merge ...`; `cargo xtask load schema` regenerates the profile
+    /// schema.
+    Load {
+        /// Arguments of `mqtt-harness load`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The local brokers of targets.yaml: install them, or list them.
     Brokers {
         /// What to do.
@@ -137,6 +151,20 @@ enum FuzzCommand {
     },
     /// Regenerates the seed corpora in fuzz/seeds/ from the encoder.
     Seeds,
+    /// A live campaign against a broker (`mqtt-harness fuzz`, release
+    /// build): `cargo xtask fuzz live --target mosquitto --minutes 10`.
+    Live {
+        /// `ref`, a loopback tcp:// address, a targets.yaml name, or several
+        /// comma separated (differential).
+        #[arg(long, default_value = "ref")]
+        target: String,
+        /// Minutes to run.
+        #[arg(long, default_value_t = 1.0)]
+        minutes: f64,
+        /// More arguments of `mqtt-harness fuzz` (e.g. --seed 3 --concurrency 8).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// Parses `--version`.
@@ -204,6 +232,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Test => test::run(&root).map(|()| ExitCode::SUCCESS),
         Command::Conform { args } => harness(&root, "conform", &args),
         Command::Coverage => harness(&root, "coverage", &[]),
+        Command::Load { args } => load::run(&root, &args),
         Command::Brokers {
             what: BrokersCommand::Install { names },
         } => brokers::install(&root, &names).map(|ok| {
@@ -258,6 +287,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Fuzz {
             what: FuzzCommand::Seeds,
         } => seeds::write(&root).map(|()| ExitCode::SUCCESS),
+        Command::Fuzz {
+            what:
+                FuzzCommand::Live {
+                    target,
+                    minutes,
+                    args,
+                },
+        } => fuzz::live(&root, &target, minutes, &args).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -48,6 +48,17 @@ pub(crate) struct ConformArgs {
     /// faults the suite detects (reports/selftest.md and .json).
     #[arg(long)]
     selftest: bool,
+    /// Property-based differential tests: N random operation sequences per
+    /// target, run against the target and the model side by side; a
+    /// divergence is shrunk and saved as a scenario under
+    /// reports/<target>/counterexamples/. Alone, it skips the scenario
+    /// library; a default run adds 50 cases. With --selftest: the props
+    /// through the fault-injecting proxy (reports/props-selftest.md).
+    #[arg(long, value_name = "N")]
+    props: Option<usize>,
+    /// Seed of the property tests (printed by every run; replays it exactly).
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
 }
 
 fn parse_version(s: &str) -> Result<VersionTag, String> {
@@ -71,7 +82,27 @@ pub(crate) async fn run(a: ConformArgs) -> anyhow::Result<()> {
         targets_file: a.targets_file,
         default_wait: Duration::from_secs_f64(a.wait.clamp(0.1, 600.0)),
         progress: !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        props: a.props,
+        seed: a.seed,
     };
+    if a.selftest && a.props.is_some() {
+        let p = mqtt_conform::props::app::options(&options, "ref");
+        eprintln!(
+            "props self-check: {} cases per route, seed {}",
+            p.cases, p.seed
+        );
+        let (report, _) =
+            mqtt_conform::props::selftest::props_selftest(&p, &options.reports_dir, |r| {
+                eprintln!("  {r} done")
+            })
+            .await?;
+        print!("{}", mqtt_conform::props::selftest::markdown(&report));
+        println!(
+            "reports: {}",
+            options.reports_dir.join("props-selftest.md").display()
+        );
+        return Ok(());
+    }
     if a.selftest {
         let outcome = mqtt_conform::selftest::selftest(&options).await?;
         print!("{}", outcome.text);

@@ -1,6 +1,8 @@
 //! `mqtt-harness`: the one binary of the project, thin over its crates.
 
 mod conform;
+mod fuzz;
+mod load;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +23,10 @@ enum Command {
     Conform(conform::ConformArgs),
     /// Coverage of the statement catalogs by the scenario library.
     Coverage(conform::CoverageArgs),
+    /// Open-loop load runs, capacity steps and shard merges (scenarios/load/).
+    Load(load::LoadArgs),
+    /// Live fuzzing campaign against a target (or several: differential).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,7 +50,9 @@ fn main() -> std::process::ExitCode {
                 match cli.command {
                     Command::Serve(args) => serve::run(args).await,
                     Command::Conform(args) => conform::run(args).await,
+                    Command::Fuzz(args) => fuzz::run(args).await,
                     Command::Coverage(args) => conform::coverage(args),
+                    Command::Load(args) => load::run(args).await,
                 }
             })
         });

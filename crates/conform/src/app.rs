@@ -41,6 +41,12 @@ pub struct ConformOptions {
     pub default_wait: Duration,
     /// Show a progress bar.
     pub progress: bool,
+    /// Property-test cases per target (`--props N`); `None`: the default
+    /// run's modest number, with the library (none when scenario files or
+    /// a filter are given). With `--props` alone the library is skipped.
+    pub props: Option<usize>,
+    /// The property tests' seed (`--seed S`); a fresh one when absent.
+    pub seed: Option<u64>,
 }
 
 /// What a run concluded.
@@ -77,7 +83,12 @@ pub enum ConformError {
 
 /// Runs the job.
 pub async fn conform(o: &ConformOptions) -> Result<ConformOutcome, ConformError> {
-    let (catalogs, scenarios) = load_library(o)?;
+    let props_only = o.props.is_some() && o.scenario_files.is_empty() && o.filter.is_none();
+    let (catalogs, scenarios) = if props_only {
+        (Vec::new(), Vec::new())
+    } else {
+        load_library(o)?
+    };
     let targets_file = TargetsFile::load(&o.targets_file)?;
     let settings = RunSettings {
         default_wait: o.default_wait,
@@ -89,6 +100,11 @@ pub async fn conform(o: &ConformOptions) -> Result<ConformOutcome, ConformError>
     let mut all: Vec<(String, Vec<ScenarioRun>)> = Vec::new();
     for spec in &o.targets {
         let target = Target::open(spec, &targets_file, &o.reports_dir.join("work")).await?;
+        regressions += crate::props::app::run_for_target(o, &target, &mut text).await?;
+        if props_only {
+            target.stop().await;
+            continue;
+        }
         let bar = progress_bar(o.progress, runs_per_target as u64, &target.name);
         let started = Instant::now();
         let runs = run_suite(&scenarios, &target, &settings, o.parallel, |r| {
@@ -133,7 +149,7 @@ pub async fn conform(o: &ConformOptions) -> Result<ConformOutcome, ConformError>
         text.push_str(&format!("reports: {}\n", dir.display()));
         all.push((name, runs));
     }
-    if all.len() > 1 {
+    if all.len() > 1 && !props_only {
         let path = o.reports_dir.join("matrix.md");
         std::fs::write(&path, matrix(&all))
             .map_err(|e| ConformError::Write(path.display().to_string(), e))?;

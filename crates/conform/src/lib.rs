@@ -8,6 +8,8 @@ pub mod app;
 pub mod catalog;
 pub mod coverage;
 pub mod docker;
+pub mod fuzz;
+pub mod props;
 pub mod report;
 pub mod runner;
 pub mod scenario;

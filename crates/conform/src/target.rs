@@ -325,6 +325,16 @@ impl Target {
         })
     }
 
+    /// The operating-system process id of a broker the harness started
+    /// (for the fuzzer's liveness and resource checks); `None` for `ref`,
+    /// an address or a container.
+    pub fn process_id(&self) -> Option<u32> {
+        match &self.guard {
+            Guard::Process(child, _) => child.id(),
+            _ => None,
+        }
+    }
+
     /// Stops what the target started.
     pub async fn stop(self) {
         match self.guard {

@@ -14,6 +14,9 @@
 mod broker_task;
 pub mod config;
 mod connection;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod server;
 mod transport;
 

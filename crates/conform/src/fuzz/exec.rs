@@ -1,0 +1,322 @@
+//! Runs a case against a broker over TCP: one socket per connection, a
+//! reader per socket that keeps every byte the broker sends, the events in
+//! order, and at the end a barrier: a PINGREQ on each connection still
+//! open, answered (PINGRESP or close) within the hang bound.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::{timeout, Instant};
+
+use super::case::{Action, Case, Transport};
+
+/// Bounds of one case.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// How long a sync point waits for something new.
+    pub sync: Duration,
+    /// How long the final PINGREQ may wait for its PINGRESP (or a close)
+    /// on a connection that sent only valid packets: the hang bound.
+    pub hang: Duration,
+    /// How long a connection that sent invalid bytes is watched for a
+    /// close at the end.
+    pub linger: Duration,
+    /// How long a TCP connect may take.
+    pub connect: Duration,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            sync: Duration::from_millis(200),
+            hang: Duration::from_secs(5),
+            linger: Duration::from_millis(50),
+            connect: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the broker did on one connection.
+#[derive(Debug, Clone, Default)]
+pub struct ConnRecord {
+    /// The blobs written (or begun: a write may fail part way), in order.
+    pub sent: Vec<Vec<u8>>,
+    /// Every byte received.
+    pub received: Vec<u8>,
+    /// The broker closed the connection (end of stream or reset) before we did.
+    pub closed_by_broker: bool,
+    /// The TCP connect failed (refused, timed out).
+    pub connect_failed: Option<String>,
+    /// We closed or half-closed it during the case.
+    pub closed_by_us: bool,
+    /// The final PINGREQ: `Some(true)` answered or closed, `Some(false)`
+    /// nothing within the hang bound, `None` not sent.
+    pub barrier: Option<bool>,
+}
+
+/// What the broker did in a case.
+#[derive(Debug, Clone, Default)]
+pub struct Transcript {
+    /// Per connection.
+    pub conns: Vec<ConnRecord>,
+}
+
+/// What a reader task keeps.
+#[derive(Debug, Default)]
+struct Inbox {
+    bytes: Vec<u8>,
+    frames: usize,
+    pingresps: usize,
+    closed: bool,
+}
+
+impl Inbox {
+    /// Counts complete frames (type and Remaining Length framing only).
+    fn count(&mut self) {
+        let mut at = 0;
+        let mut frames = 0;
+        let mut pings = 0;
+        while at + 2 <= self.bytes.len() {
+            let mut len = 0usize;
+            let mut used = 0;
+            let mut done = false;
+            for (i, &b) in self.bytes[at + 1..].iter().take(4).enumerate() {
+                len |= usize::from(b & 0x7F) << (7 * i);
+                used = i + 1;
+                if b & 0x80 == 0 {
+                    done = true;
+                    break;
+                }
+            }
+            if !done || at + 1 + used + len > self.bytes.len() {
+                break;
+            }
+            if self.bytes[at] == 0xD0 {
+                pings += 1;
+            }
+            frames += 1;
+            at += 1 + used + len;
+        }
+        self.frames = frames;
+        self.pingresps = pings;
+    }
+}
+
+struct Live {
+    writer: Option<OwnedWriteHalf>,
+    inbox: Arc<Mutex<Inbox>>,
+    notify: Arc<Notify>,
+    frames_at_send: usize,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+fn lock(m: &Mutex<Inbox>) -> std::sync::MutexGuard<'_, Inbox> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn open(addr: SocketAddr, bounds: &Bounds) -> Result<Live, String> {
+    let stream = match timeout(bounds.connect, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err(format!("connect took over {:?}", bounds.connect)),
+    };
+    let _ = stream.set_nodelay(true);
+    let (mut r, w) = stream.into_split();
+    let inbox = Arc::new(Mutex::new(Inbox::default()));
+    let notify = Arc::new(Notify::new());
+    let (i2, n2) = (inbox.clone(), notify.clone());
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = r.read(&mut buf).await.unwrap_or(0);
+            let mut inbox = lock(&i2);
+            if n == 0 {
+                inbox.closed = true;
+                drop(inbox);
+                n2.notify_waiters();
+                return;
+            }
+            // Bound what one connection may hold.
+            if inbox.bytes.len() < 4 << 20 {
+                inbox.bytes.extend_from_slice(&buf[..n]);
+                inbox.count();
+            }
+            drop(inbox);
+            n2.notify_waiters();
+        }
+    });
+    Ok(Live {
+        writer: Some(w),
+        inbox,
+        notify,
+        frames_at_send: 0,
+        reader,
+    })
+}
+
+/// Writes `bytes` the way `transport` says; false when the write failed.
+async fn write(w: &mut OwnedWriteHalf, bytes: &[u8], transport: Transport) -> bool {
+    let pieces: Vec<&[u8]> = match transport {
+        Transport::Whole => vec![bytes],
+        Transport::Bytewise => {
+            let cut = bytes.len().min(64);
+            let mut v: Vec<&[u8]> = bytes[..cut].chunks(1).collect();
+            if cut < bytes.len() {
+                v.push(&bytes[cut..]);
+            }
+            v
+        }
+        Transport::Split(n) if !bytes.is_empty() => bytes
+            .chunks(bytes.len().div_ceil(usize::from(n.max(1))))
+            .collect(),
+        Transport::Slow if !bytes.is_empty() => bytes.chunks(bytes.len().div_ceil(3)).collect(),
+        _ => vec![bytes],
+    };
+    let slow = matches!(transport, Transport::Slow);
+    for (k, p) in pieces.iter().enumerate() {
+        if k > 0 && slow {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        if w.write_all(p).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Waits until `cond` holds on the inbox or `within` passes.
+async fn wait_for(live: &Live, within: Duration, cond: impl Fn(&Inbox) -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        let notified = live.notify.notified();
+        if cond(&lock(&live.inbox)) {
+            return true;
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return cond(&lock(&live.inbox));
+        }
+    }
+}
+
+/// Runs `case` against `addr`. `clean[conn]` says whether a connection
+/// sent only valid packets (it gets the hang barrier; others only linger).
+pub async fn run(case: &Case, addr: SocketAddr, bounds: &Bounds, clean: &[bool]) -> Transcript {
+    let n = case.conns();
+    let mut records = vec![ConnRecord::default(); n];
+    let mut lives: Vec<Option<Live>> = (0..n).map(|_| None).collect();
+    let mut failed = vec![false; n];
+    for e in &case.events {
+        let c = e.conn;
+        if failed[c] || records[c].closed_by_us && lives[c].is_none() {
+            continue;
+        }
+        if lives[c].is_none() {
+            match open(addr, bounds).await {
+                Ok(l) => lives[c] = Some(l),
+                Err(err) => {
+                    records[c].connect_failed = Some(err);
+                    failed[c] = true;
+                    continue;
+                }
+            }
+        }
+        let live = lives[c].as_mut().expect("opened above");
+        match &e.action {
+            Action::Send(bytes) => {
+                let Some(w) = live.writer.as_mut() else {
+                    continue;
+                };
+                live.frames_at_send = lock(&live.inbox).frames;
+                // Kept even when the write fails part way: the broker may
+                // have read (and answered) the beginning.
+                records[c].sent.push(bytes.clone());
+                if !write(w, bytes, case.transport(c)).await {
+                    live.writer = None;
+                }
+            }
+            Action::Sync => {
+                let before = live.frames_at_send;
+                wait_for(live, bounds.sync, |i| i.frames > before || i.closed).await;
+            }
+            Action::HalfClose => {
+                if let Some(mut w) = live.writer.take() {
+                    let _ = w.shutdown().await;
+                }
+                records[c].closed_by_us = true;
+            }
+            Action::Drop => {
+                let live = lives[c].take().expect("opened above");
+                finish(&mut records[c], live, true).await;
+                records[c].closed_by_us = true;
+            }
+        }
+    }
+    // The barrier, on every connection at once.
+    let mut waits = tokio::task::JoinSet::new();
+    for (c, live) in lives.into_iter().enumerate() {
+        let Some(mut live) = live else { continue };
+        let probe = clean.get(c).copied().unwrap_or(false)
+            && live.writer.is_some()
+            && !lock(&live.inbox).closed;
+        let bounds = *bounds;
+        waits.spawn(async move {
+            let mut barrier = None;
+            if probe {
+                let before = lock(&live.inbox).pingresps;
+                let w = live.writer.as_mut().expect("checked");
+                if w.write_all(&[0xC0, 0x00]).await.is_ok() {
+                    barrier = Some(
+                        wait_for(&live, bounds.hang, |i| i.pingresps > before || i.closed).await,
+                    );
+                }
+            } else {
+                wait_for(&live, bounds.linger, |i| i.closed).await;
+            }
+            (c, live, barrier)
+        });
+    }
+    while let Some(done) = waits.join_next().await {
+        let Ok((c, live, barrier)) = done else {
+            continue;
+        };
+        records[c].barrier = barrier;
+        finish(&mut records[c], live, false).await;
+    }
+    Transcript { conns: records }
+}
+
+/// Closes our side and keeps what arrived.
+async fn finish(record: &mut ConnRecord, live: Live, dropped: bool) {
+    let Live {
+        writer,
+        inbox,
+        reader,
+        ..
+    } = live;
+    drop(writer);
+    reader.abort();
+    let _ = reader.await;
+    let inbox = lock(&inbox);
+    record.received.extend_from_slice(&inbox.bytes);
+    record.closed_by_broker |= inbox.closed && (!dropped || !record.closed_by_us);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_counted_by_their_fixed_header() {
+        let mut i = Inbox {
+            bytes: vec![0x20, 0x02, 0, 0, 0xD0, 0x00, 0x30, 0x05, 1],
+            ..Inbox::default()
+        };
+        i.count();
+        assert_eq!((i.frames, i.pingresps), (2, 1));
+    }
+}

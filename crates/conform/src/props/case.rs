@@ -1,0 +1,307 @@
+//! A property-test case: which clients take part and the operations they
+//! perform, over a small alphabet of topics so that wildcard filters
+//! overlap often. Names (topics, filters, payloads) are rendered relative
+//! to a per-case root, `mh/{id:t}`, so that concurrent cases never see each
+//! other and a counterexample replays with the scenario runner's
+//! placeholders.
+
+use crate::scenario::VersionTag;
+
+/// The per-case topic root, in scenario placeholder syntax: level 1 is a
+/// literal, level 2 is unique to the run, so that a filter beginning with a
+/// wildcard (`+/{id:t}/#`) still only matches the case's own topics.
+pub const ROOT: &str = "mh/{id:t}";
+
+/// Topic names messages are published to, relative to [`ROOT`].
+pub const TOPICS: &[&str] = &["a", "b", "a/a", "a/b"];
+
+/// Where a filter sits: an ordinary one under the root, one beginning with
+/// a wildcard in place of the root's first level, or a 5.0 shared one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterKind {
+    /// `ROOT/<rest>`.
+    Plain,
+    /// `+/{id:t}/<rest>` (MQTT-4.7.1-2: a wildcard may stand for any level).
+    Leading,
+    /// `$share/g/ROOT/<rest>` (5.0 §4.8.2).
+    Shared,
+}
+
+/// Topic filters a client subscribes to: (kind, rest under the root).
+pub const FILTERS: &[(FilterKind, &str)] = &[
+    (FilterKind::Plain, "a"),
+    (FilterKind::Plain, "b"),
+    (FilterKind::Plain, "a/a"),
+    (FilterKind::Plain, "a/b"),
+    (FilterKind::Plain, "+"),
+    (FilterKind::Plain, "#"),
+    (FilterKind::Plain, "a/+"),
+    (FilterKind::Plain, "+/b"),
+    (FilterKind::Plain, "a/#"),
+    (FilterKind::Plain, "+/+"),
+    (FilterKind::Leading, "a"),
+    (FilterKind::Leading, "#"),
+    (FilterKind::Shared, "a"),
+    (FilterKind::Shared, "#"),
+];
+
+/// User property keys and values (repeated keys are legal and their order
+/// must be kept, MQTT-3.3.2-17/18).
+pub const USER_KEYS: &[&str] = &["k", "x"];
+/// See [`USER_KEYS`].
+pub const USER_VALUES: &[&str] = &["1", "2"];
+
+/// The topic of client `name`'s Will Message. Every connection carries a
+/// will (so that an abrupt close is observable, see `exec`), on a topic
+/// that ordinary filters such as `ROOT/#` and `ROOT/+/+` also match.
+pub fn will_topic(name: &str) -> String {
+    format!("{ROOT}/w/{name}")
+}
+
+/// The filter the observer client holds: every will.
+pub fn observer_filter() -> String {
+    format!("{ROOT}/w/#")
+}
+
+/// Topic `i` of [`TOPICS`], in placeholder syntax.
+pub fn topic(i: u8) -> String {
+    format!("{ROOT}/{}", TOPICS[usize::from(i) % TOPICS.len()])
+}
+
+/// Filter `i` of [`FILTERS`], in placeholder syntax.
+pub fn filter(i: u8) -> String {
+    let (kind, rest) = FILTERS[usize::from(i) % FILTERS.len()];
+    match kind {
+        FilterKind::Plain => format!("{ROOT}/{rest}"),
+        FilterKind::Leading => format!("+/{{id:t}}/{rest}"),
+        FilterKind::Shared => format!("$share/g/{ROOT}/{rest}"),
+    }
+}
+
+/// The kind of filter `i`.
+pub fn filter_kind(i: u8) -> FilterKind {
+    FILTERS[usize::from(i) % FILTERS.len()].0
+}
+
+/// True when filter `i` contains a wildcard.
+pub fn filter_has_wildcard(i: u8) -> bool {
+    let (kind, rest) = FILTERS[usize::from(i) % FILTERS.len()];
+    kind == FilterKind::Leading || rest.contains(['+', '#'])
+}
+
+/// The name of client `i` in scenarios and reports.
+pub fn client_name(i: u8) -> String {
+    format!("c{i}")
+}
+
+/// The name of the observer client (subscribed to every will).
+pub const OBSERVER: &str = "w";
+
+/// One client of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSpec {
+    /// Acknowledges deliveries only on [`Op::Ack`] (or when eight are
+    /// waiting), so that unacknowledged messages exist when it drops and
+    /// reconnects; otherwise it acknowledges each delivery at once.
+    pub manual_ack: bool,
+}
+
+/// The Will every connection carries (topic [`will_topic`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WillOp {
+    /// Will QoS.
+    pub qos: u8,
+    /// Will Retain.
+    pub retain: bool,
+}
+
+/// One filter of a SUBSCRIBE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubOp {
+    /// Index into [`FILTERS`].
+    pub filter: u8,
+    /// Requested maximum QoS.
+    pub qos: u8,
+    /// No Local (5.0).
+    pub no_local: bool,
+    /// Retain As Published (5.0).
+    pub rap: bool,
+    /// Retain Handling (5.0).
+    pub rh: u8,
+}
+
+/// How a PUBLISH uses a Topic Alias (5.0 §3.3.2.3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AliasOp {
+    /// No alias.
+    None,
+    /// Topic name and alias `n`: sets the alias on this connection.
+    Set(u16),
+    /// Empty topic and alias `n` (becomes [`AliasOp::Set`] when `n` is not
+    /// set on the current connection).
+    Use(u16),
+}
+
+/// 5.0 PUBLISH properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PubProps {
+    /// Message Expiry Interval, seconds.
+    pub expiry: Option<u32>,
+    /// User properties as indices into [`USER_KEYS`] and [`USER_VALUES`].
+    pub user: Vec<(u8, u8)>,
+    /// Topic Alias use.
+    pub alias: AliasOp,
+    /// A Content Type.
+    pub content_type: bool,
+}
+
+/// One operation of a case. Client indices refer to the case's clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Connect (a no-op when connected).
+    Connect {
+        /// Client.
+        client: u8,
+        /// Clean Session (3.1.1) / Clean Start (5.0).
+        clean: bool,
+        /// 5.0: Session Expiry Interval 300 instead of 0 (3.1.1: implied
+        /// by `clean` false).
+        persist: bool,
+        /// The Will.
+        will: WillOp,
+    },
+    /// DISCONNECT; 5.0 with `publish_will`: reason 0x04 (Disconnect with
+    /// Will Message).
+    Disconnect {
+        /// Client.
+        client: u8,
+        /// 5.0: reason 0x04.
+        publish_will: bool,
+    },
+    /// Close the network connection without DISCONNECT: the will fires.
+    Drop {
+        /// Client.
+        client: u8,
+    },
+    /// SUBSCRIBE.
+    Subscribe {
+        /// Client.
+        client: u8,
+        /// Filters (one or two).
+        filters: Vec<SubOp>,
+        /// Subscription Identifier (5.0).
+        id: Option<u32>,
+    },
+    /// UNSUBSCRIBE.
+    Unsubscribe {
+        /// Client.
+        client: u8,
+        /// Indices into [`FILTERS`].
+        filters: Vec<u8>,
+    },
+    /// `count` PUBLISH packets back to back on one topic.
+    Publish {
+        /// Client.
+        client: u8,
+        /// Index into [`TOPICS`].
+        topic: u8,
+        /// QoS.
+        qos: u8,
+        /// RETAIN.
+        retain: bool,
+        /// Zero-length payload (with RETAIN: clears the retained message).
+        empty: bool,
+        /// How many messages (1 to 3), to exercise ordering (§4.6).
+        count: u8,
+        /// 5.0 properties.
+        props: PubProps,
+    },
+    /// Acknowledge every delivery waiting (manual-ack clients).
+    Ack {
+        /// Client.
+        client: u8,
+    },
+    /// PINGREQ.
+    Ping {
+        /// Client.
+        client: u8,
+    },
+}
+
+impl Op {
+    /// The client the operation acts on.
+    pub fn client(&self) -> u8 {
+        match self {
+            Op::Connect { client, .. }
+            | Op::Disconnect { client, .. }
+            | Op::Drop { client }
+            | Op::Subscribe { client, .. }
+            | Op::Unsubscribe { client, .. }
+            | Op::Publish { client, .. }
+            | Op::Ack { client }
+            | Op::Ping { client } => *client,
+        }
+    }
+}
+
+/// A whole case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    /// The version every client speaks.
+    pub version: VersionTag,
+    /// The clients (1 to 4).
+    pub clients: Vec<ClientSpec>,
+    /// The operations, in order.
+    pub ops: Vec<Op>,
+}
+
+impl Case {
+    /// True when some operation closes a connection abruptly (the
+    /// observer of wills is then needed).
+    pub fn has_drop(&self) -> bool {
+        self.ops.iter().any(|o| {
+            matches!(
+                o,
+                Op::Drop { .. }
+                    | Op::Disconnect {
+                        publish_will: true,
+                        ..
+                    }
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqtt_codec::topic::{matches, validate_topic_filter, validate_topic_name};
+    use mqtt_codec::ProtocolVersion;
+
+    fn bound(s: &str) -> String {
+        s.replace("{id:t}", "mhTAGt")
+    }
+
+    #[test]
+    fn names_are_valid_and_wildcards_overlap() {
+        for i in 0..TOPICS.len() as u8 {
+            validate_topic_name(&bound(&topic(i)), ProtocolVersion::V5, false).unwrap();
+        }
+        for i in 0..FILTERS.len() as u8 {
+            validate_topic_filter(&bound(&filter(i)), ProtocolVersion::V5).unwrap();
+        }
+        // Every topic is matched by at least three filters (overlaps).
+        for i in 0..TOPICS.len() as u8 {
+            let t = bound(&topic(i));
+            let n = (0..FILTERS.len() as u8)
+                .filter(|&f| filter_kind(f) != FilterKind::Shared)
+                .filter(|&f| matches(&bound(&filter(f)), &t))
+                .count();
+            assert!(n >= 3, "{t}: {n}");
+        }
+        // The leading-wildcard filters match the case's topics only.
+        assert!(matches(&bound(&filter(11)), &bound(&topic(0))));
+        assert!(!matches(&bound(&filter(11)), "mh/mhOTHERt/a"));
+        assert!(matches(&bound(&filter(5)), &bound(&will_topic("c0"))));
+    }
+}

@@ -1,0 +1,167 @@
+//! The terminal summary of a run: latency and accounting tables (tabled),
+//! throughput, CPU, the verdict with the publishers and sequence numbers at
+//! fault.
+
+use std::fmt::Write as _;
+
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+use super::json::Report;
+
+#[derive(Tabled)]
+struct LatencyRow {
+    #[tabled(rename = "latency (ms)")]
+    tag: String,
+    count: u64,
+    p50: String,
+    p90: String,
+    p99: String,
+    #[tabled(rename = "p99.9")]
+    p999: String,
+    max: String,
+}
+
+#[derive(Tabled)]
+struct QosRow {
+    #[tabled(rename = "QoS")]
+    qos: u8,
+    expected: u64,
+    delivered: u64,
+    lost: u64,
+    duplicated: u64,
+    #[tabled(rename = "out of order")]
+    out_of_order: u64,
+}
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// The summary text.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "load {} on {} (shard {}, {} clients, MQTT {}): {:.1} s publishing, {:.1} s in all",
+        r.profile, r.target, r.shard, r.clients, r.version, r.publish_s, r.wall_s
+    );
+    let _ = writeln!(
+        out,
+        "sent {} ({:.0}/s, intended {:.0}/s), delivered {} ({:.0}/s), acknowledged {}, connects {}, errors {}",
+        r.counters.sent,
+        r.sent_per_s,
+        r.intended_rate,
+        r.counters.delivered,
+        r.delivered_per_s,
+        r.counters.acked,
+        r.counters.connects,
+        r.counters.errors
+    );
+    let rows: Vec<LatencyRow> = r
+        .latency
+        .iter()
+        .map(|(tag, s)| LatencyRow {
+            tag: tag.clone(),
+            count: s.count,
+            p50: ms(s.p50_ms),
+            p90: ms(s.p90_ms),
+            p99: ms(s.p99_ms),
+            p999: ms(s.p999_ms),
+            max: ms(s.max_ms),
+        })
+        .collect();
+    if !rows.is_empty() {
+        let _ = writeln!(out, "{}", Table::new(rows).with(Style::sharp()));
+    }
+    let qos: Vec<QosRow> = r
+        .accounting
+        .qos
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| q.expected > 0 || q.duplicated > 0)
+        .map(|(i, q)| QosRow {
+            qos: i as u8,
+            expected: q.expected,
+            delivered: q.delivered,
+            lost: q.lost,
+            duplicated: q.duplicated,
+            out_of_order: q.out_of_order,
+        })
+        .collect();
+    if !qos.is_empty() {
+        let _ = writeln!(out, "{}", Table::new(qos).with(Style::sharp()));
+    }
+    let a = &r.accounting;
+    if a.unconfirmed + a.unexpected + a.not_judged + a.foreign > 0 {
+        let _ = writeln!(
+            out,
+            "unconfirmed (sent, never acknowledged) {} of which delivered {}; unexpected {}; not judged here (other shards) {}; foreign payloads {}",
+            a.unconfirmed, a.unconfirmed_delivered, a.unexpected, a.not_judged, a.foreign
+        );
+    }
+    if let Some(g) = r.cpu.generator_s {
+        let _ = write!(out, "CPU: generator {g:.2} s");
+        if let Some(b) = r.cpu.broker_s {
+            let _ = write!(out, ", broker {b:.2} s");
+        }
+        if let Some(m) = r.messages_per_generator_cpu_s {
+            let _ = write!(
+                out,
+                "; {m:.0} messages (sent + delivered) per generator CPU-second"
+            );
+        }
+        out.push('\n');
+    }
+    for (what, n) in r.errors.iter().take(5) {
+        let _ = writeln!(out, "error x{n}: {what}");
+    }
+    for p in r.accounting.problems.iter().take(10) {
+        let seqs: Vec<String> = p
+            .seqs
+            .iter()
+            .map(|(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} QoS {}: {} message(s) of publisher {} to {}: seq {}{}",
+            p.kind,
+            p.qos,
+            p.count,
+            p.publisher,
+            p.stream,
+            seqs.join(", "),
+            if p.count > p.seqs.iter().map(|(a, b)| b - a + 1).sum::<u64>() {
+                ", ..."
+            } else {
+                ""
+            }
+        );
+    }
+    let v = &r.verdict;
+    let _ = writeln!(
+        out,
+        "verdict: delivery {}, SLO (p99 < {} ms) {}{}",
+        if v.delivery_ok { "PASS" } else { "FAIL" },
+        r.slo_p99_ms,
+        if v.slo_held { "held" } else { "broken" },
+        if v.reasons.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", v.reasons.join("; "))
+        }
+    );
+    out
+}
