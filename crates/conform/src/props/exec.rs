@@ -131,7 +131,7 @@ struct Party {
     persistent: bool,
     ever_persistent: bool,
     alias_max: u16,
-    aliases: BTreeSet<u16>,
+    aliases: BTreeMap<u16, String>,
     unacked: Vec<Unacked>,
     /// model id -> live id of QoS 2 deliveries awaiting PUBREL.
     rel: HashMap<u16, u16>,
@@ -299,7 +299,7 @@ fn party(b: &RunBindings, name: String, manual: bool) -> Party {
         persistent: false,
         ever_persistent: false,
         alias_max: 0,
-        aliases: BTreeSet::new(),
+        aliases: BTreeMap::new(),
         unacked: Vec::new(),
         rel: HashMap::new(),
         live_only_rel: BTreeSet::new(),
@@ -751,7 +751,7 @@ impl Exec<'_> {
         payload: String,
         props: &super::case::PubProps,
     ) -> Step<()> {
-        let bound = self.bind(&t);
+        let mut bound = self.bind(&t);
         let packet_id = if q > 0 {
             self.parties[c].packet_id()
         } else {
@@ -799,13 +799,17 @@ impl Exec<'_> {
             let alias = match props.alias {
                 AliasOp::None => None,
                 AliasOp::Set(n) | AliasOp::Use(n) if !alias_ok(n, &self.parties[c]) => None,
-                AliasOp::Use(n) if self.parties[c].aliases.contains(&n) => {
+                // The topic is the one the alias was last set to, not the
+                // one the case drew (§3.3.2.3.4): the message is routed,
+                // and predicted, on that topic.
+                AliasOp::Use(n) if self.parties[c].aliases.contains_key(&n) => {
+                    bound = self.parties[c].aliases[&n].clone();
                     p.topic = MqttString::default();
                     yaml_topic = String::new();
                     Some(n)
                 }
                 AliasOp::Set(n) | AliasOp::Use(n) => {
-                    self.parties[c].aliases.insert(n);
+                    self.parties[c].aliases.insert(n, bound.clone());
                     Some(n)
                 }
             };
