@@ -135,21 +135,18 @@ impl Run<'_> {
         let mut out = String::new();
         for (name, c) in &self.clients {
             let id = self.bindings.client_id(name);
+            let current = c.trace();
             let earlier = self.earlier.get(name).map_or(&[][..], Vec::as_slice);
-            for (n, t) in earlier.iter().enumerate() {
-                out.push_str(&format!(
-                    "--- client {name} ({id}), connection {}\n{t}",
-                    n + 1
-                ));
-            }
-            if earlier.is_empty() {
-                out.push_str(&format!("--- client {name} ({id})\n{}", c.trace()));
-            } else {
-                out.push_str(&format!(
-                    "--- client {name} ({id}), connection {}\n{}",
-                    earlier.len() + 1,
-                    c.trace()
-                ));
+            let all: Vec<&mqtt_client::Trace> =
+                earlier.iter().chain(std::iter::once(&current)).collect();
+            for (n, t) in all.iter().enumerate() {
+                // Connections are numbered only when there were several.
+                let which = if all.len() > 1 {
+                    format!(", connection {}", n + 1)
+                } else {
+                    String::new()
+                };
+                out.push_str(&format!("--- client {name} ({id}){which}\n{t}"));
             }
         }
         out
