@@ -3,9 +3,9 @@
 
 use bytes::Bytes;
 use mqtt_codec::{
-    Auth, ConnAck, Connect, Disconnect, MqttString, Packet, Properties, ProtocolVersion,
-    PubResponse, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, Subscription,
-    SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+    Auth, ConnAck, Connect, Disconnect, MqttString, Packet, Properties, PropertyValues,
+    ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
+    Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
 
 /// A string literal as an MQTT string.
@@ -38,15 +38,15 @@ fn full_connect(v: ProtocolVersion) -> Connect {
         keep_alive: 30,
         properties: props(
             v,
-            Properties {
+            Properties::from(PropertyValues {
                 session_expiry_interval: Some(3600),
                 receive_maximum: Some(32),
                 maximum_packet_size: Some(65_536),
                 topic_alias_maximum: Some(10),
                 request_problem_information: Some(1),
                 user_properties: vec![(s("app"), s("mqtt-harness"))],
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
         ),
         will: Some(Will {
             topic: s("clients/c1/status"),
@@ -55,12 +55,12 @@ fn full_connect(v: ProtocolVersion) -> Connect {
             retain: true,
             properties: props(
                 v,
-                Properties {
+                Properties::from(PropertyValues {
                     payload_format_indicator: Some(1),
                     will_delay_interval: Some(5),
                     content_type: Some(s("text/plain")),
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             ),
         }),
         username: Some(s("alice")),
@@ -76,15 +76,15 @@ fn publish_qos1(v: ProtocolVersion) -> Publish {
         packet_id: 7,
         properties: props(
             v,
-            Properties {
+            Properties::from(PropertyValues {
                 payload_format_indicator: Some(1),
                 message_expiry_interval: Some(60),
                 content_type: Some(s("text/plain")),
                 response_topic: Some(s("replies/c1")),
                 correlation_data: Some(Bytes::from_static(b"req-1")),
                 user_properties: vec![(s("unit"), s("celsius"))],
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
         ),
         ..Publish::new(s("sensors/t1"), "21.5")
     }
@@ -124,10 +124,10 @@ fn subscribe(v: ProtocolVersion) -> Subscribe {
         packet_id: 1,
         properties: props(
             v,
-            Properties {
+            Properties::from(PropertyValues {
                 subscription_identifiers: vec![42],
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
         ),
         filters,
     }
@@ -145,10 +145,10 @@ fn response(
         reason_code: code(v, c),
         properties: props(
             v,
-            Properties {
+            Properties::from(PropertyValues {
                 reason_string: reason.map(s),
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
         ),
     }
 }
@@ -169,15 +169,15 @@ pub(crate) fn every_type(v: ProtocolVersion) -> Vec<(&'static str, Packet)> {
                 session_present: true,
                 properties: props(
                     v,
-                    Properties {
+                    Properties::from(PropertyValues {
                         assigned_client_identifier: Some(s("auto-1F2E")),
                         server_keep_alive: Some(45),
                         maximum_qos: Some(1),
                         retain_available: Some(0),
                         wildcard_subscription_available: Some(1),
                         shared_subscription_available: Some(1),
-                        ..Properties::default()
-                    },
+                        ..PropertyValues::default()
+                    }),
                 ),
                 ..ConnAck::default()
             }),
@@ -284,11 +284,11 @@ pub(crate) fn every_type(v: ProtocolVersion) -> Vec<(&'static str, Packet)> {
             (
                 "publish-topic-alias",
                 Packet::Publish(Publish {
-                    properties: Properties {
+                    properties: Properties::from(PropertyValues {
                         topic_alias: Some(3),
                         subscription_identifiers: vec![42, 300],
-                        ..Properties::default()
-                    },
+                        ..PropertyValues::default()
+                    }),
                     ..Publish::new(MqttString::default(), "aliased")
                 }),
             ),
@@ -296,22 +296,22 @@ pub(crate) fn every_type(v: ProtocolVersion) -> Vec<(&'static str, Packet)> {
                 "disconnect-with-will",
                 Packet::Disconnect(Disconnect {
                     reason_code: ReasonCode::DISCONNECT_WITH_WILL,
-                    properties: Properties {
+                    properties: Properties::from(PropertyValues {
                         session_expiry_interval: Some(0),
                         reason_string: Some(s("bye")),
-                        ..Properties::default()
-                    },
+                        ..PropertyValues::default()
+                    }),
                 }),
             ),
             (
                 "auth",
                 Packet::Auth(Auth {
                     reason_code: ReasonCode::CONTINUE_AUTHENTICATION,
-                    properties: Properties {
+                    properties: Properties::from(PropertyValues {
                         authentication_method: Some(s("SCRAM-SHA-1")),
                         authentication_data: Some(Bytes::from_static(b"n,,n=alice,r=abc")),
-                        ..Properties::default()
-                    },
+                        ..PropertyValues::default()
+                    }),
                 }),
             ),
         ]);

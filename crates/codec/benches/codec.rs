@@ -35,8 +35,8 @@ use std::hint::black_box;
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use mqtt_codec::{
-    Decoder, MqttString, Packet, Properties, ProtocolVersion, PubResponse, Publish, QoS,
-    ReasonCode, RetainHandling, Subscribe, Subscription, SubscriptionOptions,
+    Decoder, MqttString, Packet, Properties, PropertyValues, ProtocolVersion, PubResponse, Publish,
+    QoS, ReasonCode, RetainHandling, Subscribe, Subscription, SubscriptionOptions,
 };
 use mqttbytes::{v4, v5};
 
@@ -126,45 +126,45 @@ fn kinds(v: ProtocolVersion) -> Vec<(String, Packet)> {
         // Property sets chosen so that our canonical order (ascending
         // identifier) is also the order mqttbytes writes: equal bytes.
         let mut p = publish(QoS::AtLeastOnce, 256, 44);
-        p.properties = Properties {
+        p.properties = Properties::from(PropertyValues {
             message_expiry_interval: Some(3600),
             topic_alias: Some(5),
             user_properties: vec![
                 (s("trace-id"), s("4bf92f3577b34da6a3ce929d0e0e4736")),
                 (s("unit"), s("celsius")),
             ],
-            ..Properties::default()
-        };
+            ..PropertyValues::default()
+        });
         out.push(("publish_props_256B".into(), Packet::Publish(p)));
         let mut p = publish(QoS::AtLeastOnce, 256, 45);
-        p.properties = Properties {
+        p.properties = Properties::from(PropertyValues {
             response_topic: Some(s("harness/bench/device-0042/reply")),
             correlation_data: Some(Bytes::from_static(b"0123456789abcdef")),
             user_properties: vec![(s("trace-id"), s("4bf92f3577b34da6a3ce929d0e0e4736"))],
-            ..Properties::default()
-        };
+            ..PropertyValues::default()
+        });
         out.push(("publish_request_256B".into(), Packet::Publish(p)));
         out.push((
             "puback_reason_props".into(),
             Packet::PubAck(PubResponse {
                 packet_id: 46,
                 reason_code: ReasonCode::NO_MATCHING_SUBSCRIBERS,
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     reason_string: Some(s("no subscriber for this topic")),
                     user_properties: vec![(s("node"), s("broker-3"))],
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
             }),
         ));
         out.push((
             "subscribe_props".into(),
             Packet::Subscribe(Subscribe {
                 packet_id: 47,
-                properties: Properties {
+                properties: Properties::from(PropertyValues {
                     subscription_identifiers: vec![7],
                     user_properties: vec![(s("client"), s("bench"))],
-                    ..Properties::default()
-                },
+                    ..PropertyValues::default()
+                }),
                 filters: filters(true),
             }),
         ));

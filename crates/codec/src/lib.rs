@@ -46,7 +46,7 @@ pub use packet::{
     Auth, ConnAck, Connect, Disconnect, Packet, PacketType, PubResponse, Publish, RetainHandling,
     SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
-pub use properties::{Properties, PropertyContext};
+pub use properties::{Properties, PropertyContext, PropertyValues};
 pub use qos::QoS;
 pub use reason::ReasonCode;
 pub use string::{MqttString, StringError};

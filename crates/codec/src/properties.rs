@@ -9,6 +9,10 @@ use crate::string::MqttString;
 use crate::version::ProtocolVersion;
 use crate::wire::{self, put_binary, put_string, put_vbi, vbi_len, Reader, VBI_MAX};
 
+mod handle;
+
+pub use handle::Properties;
+
 /// Where a property list sits: each packet, and the Will Properties of
 /// CONNECT (§3.1.3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -140,12 +144,13 @@ fn lookup(id: u8) -> Option<(&'static str, u16)> {
     TABLE.get(usize::from(row)).map(|e| (e.1, e.2))
 }
 
-/// The properties of one packet or of a Will. Absent properties are `None`
-/// (or empty). Encoding writes them in ascending identifier order, which is
-/// this codec's canonical form; decoding accepts any order.
+/// The values of the properties of one packet or of a Will, held behind a
+/// [`Properties`] handle. Absent properties are `None` (or empty). Encoding
+/// writes them in ascending identifier order, which is this codec's
+/// canonical form; decoding accepts any order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct Properties {
+pub struct PropertyValues {
     /// 0x01 Payload Format Indicator (§3.3.2.3.2): 0 bytes, 1 UTF-8.
     pub payload_format_indicator: Option<u8>,
     /// 0x02 Message Expiry Interval in seconds (§3.3.2.3.3).
@@ -314,12 +319,43 @@ fn check_response_topic(topic: &MqttString) -> Result<(), Violation> {
     Ok(())
 }
 
-impl Properties {
+impl PropertyValues {
+    /// No property at all (what an absent [`Properties`] reads as).
+    pub const EMPTY: PropertyValues = PropertyValues {
+        payload_format_indicator: None,
+        message_expiry_interval: None,
+        content_type: None,
+        response_topic: None,
+        correlation_data: None,
+        subscription_identifiers: Vec::new(),
+        session_expiry_interval: None,
+        assigned_client_identifier: None,
+        server_keep_alive: None,
+        authentication_method: None,
+        authentication_data: None,
+        request_problem_information: None,
+        will_delay_interval: None,
+        request_response_information: None,
+        response_information: None,
+        server_reference: None,
+        reason_string: None,
+        receive_maximum: None,
+        topic_alias_maximum: None,
+        topic_alias: None,
+        maximum_qos: None,
+        retain_available: None,
+        user_properties: Vec::new(),
+        maximum_packet_size: None,
+        wildcard_subscription_available: None,
+        subscription_identifier_available: None,
+        shared_subscription_available: None,
+    };
+
     /// True when no property is present.
     pub fn is_empty(&self) -> bool {
-        // The same as `*self == Properties::default()`, without building
+        // The same as `*self == PropertyValues::default()`, without building
         // one. Destructured so that a new field cannot be forgotten.
-        let Properties {
+        let PropertyValues {
             payload_format_indicator,
             message_expiry_interval,
             content_type,
@@ -377,35 +413,16 @@ impl Properties {
             && shared_subscription_available.is_none()
     }
 
-    /// Reads a property length and the properties it covers, enforcing
-    /// which properties `ctx` may carry, duplicates and value ranges.
-    pub(crate) fn decode(r: &mut Reader<'_>, ctx: PropertyContext) -> Result<Self, Violation> {
-        let mut props = Properties::default();
-        props.decode_into(r, ctx)?;
-        Ok(props)
-    }
-
-    /// [`Properties::decode`] into `self`, which must be empty: a packet
-    /// decodes its properties where they will stay, since moving a
-    /// `Properties` (hundreds of bytes) costs more than decoding a small
-    /// packet.
-    pub(crate) fn decode_into(
+    /// Reads the `len` bytes of properties that follow a property length,
+    /// enforcing which properties `ctx` may carry, duplicates and value
+    /// ranges. `self` must be empty.
+    pub(crate) fn decode_content(
         &mut self,
         r: &mut Reader<'_>,
+        len: usize,
         ctx: PropertyContext,
     ) -> Result<(), Violation> {
         debug_assert!(self.is_empty());
-        // A packet with no properties still carries a zero Property Length
-        // (MQTT-2.2.2-1), so a packet that ends here breaks that statement.
-        let len = r.vbi("property length").map_err(|mut e| {
-            if matches!(e.kind, ErrorKind::Truncated { .. }) {
-                e.statements = &["MQTT-2.2.2-1"];
-            }
-            e
-        })? as usize;
-        if len == 0 {
-            return Ok(());
-        }
         let old_end = r.limit(len, "properties")?;
         let mut seen: u64 = 0;
         while !r.is_empty() {
@@ -736,7 +753,7 @@ impl Properties {
 
 /// Authentication Data without an Authentication Method is a Protocol Error
 /// (§3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.3).
-pub(crate) fn check_auth_pair(p: &Properties, section: &'static str) -> Result<(), Violation> {
+pub(crate) fn check_auth_pair(p: &PropertyValues, section: &'static str) -> Result<(), Violation> {
     if p.authentication_data.is_some() && p.authentication_method.is_none() {
         return Err(Violation::protocol(
             ErrorKind::AuthDataWithoutMethod,
@@ -768,13 +785,13 @@ mod tests {
 
     #[test]
     fn content_len_matches_what_encode_writes() {
-        let p = Properties {
+        let p = PropertyValues {
             payload_format_indicator: Some(1),
             subscription_identifiers: vec![1, 200, 3_000_000],
             user_properties: vec![(MqttString::from_static("k"), MqttString::from_static("v"))],
             correlation_data: Some(Bytes::from_static(b"abc")),
             maximum_packet_size: Some(1024),
-            ..Properties::default()
+            ..PropertyValues::default()
         };
         let mut out = BytesMut::new();
         p.encode(&mut out);

@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::{
     Auth, ConnAck, Connect, Decoder, Disconnect, MqttString, Packet, PacketType, Properties,
-    ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
-    Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+    PropertyValues, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, RetainHandling, SubAck,
+    Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
 
 use ProtocolVersion::{V311, V5};
@@ -410,19 +410,19 @@ fn v5_connect_with_properties_and_will_properties() {
         protocol_version: V5,
         clean_start: true,
         keep_alive: 10,
-        properties: Properties {
+        properties: Properties::from(PropertyValues {
             session_expiry_interval: Some(10),
             receive_maximum: Some(20),
             user_properties: vec![(s("k"), s("v"))],
-            ..Properties::default()
-        },
+            ..PropertyValues::default()
+        }),
         client_id: s("cid"),
         will: Some(Will {
             topic: s("w/t"),
             payload: b(b"bye"),
             qos: QoS::AtLeastOnce,
             retain: false,
-            properties: Properties {
+            properties: Properties::from(PropertyValues {
                 payload_format_indicator: Some(1),
                 message_expiry_interval: Some(60),
                 content_type: Some(s("t")),
@@ -430,8 +430,8 @@ fn v5_connect_with_properties_and_will_properties() {
                 correlation_data: Some(b(b"c")),
                 will_delay_interval: Some(5),
                 user_properties: vec![(s("k"), s("v"))],
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
         }),
         username: Some(s("user")),
         password: Some(b(b"pw")),
@@ -473,11 +473,11 @@ fn v5_connect_minimal_and_enhanced_auth_with_password_only() {
         0x00, 0x03, b's', b'e', b'c',           // Password "sec"
     ];
     let connect = Connect {
-        properties: Properties {
+        properties: Properties::from(PropertyValues {
             authentication_method: Some(s("m")),
             authentication_data: Some(b(&[0x01, 0x02])),
-            ..Properties::default()
-        },
+            ..PropertyValues::default()
+        }),
         password: Some(b(b"sec")),
         ..Connect::new(V5, s("c1"))
     };
@@ -534,7 +534,7 @@ fn canonical_connack() -> ConnAck {
     ConnAck {
         session_present: false,
         reason_code: ReasonCode::SUCCESS,
-        properties: Properties {
+        properties: Properties::from(PropertyValues {
             assigned_client_identifier: Some(s("id1")),
             server_keep_alive: Some(30),
             receive_maximum: Some(10),
@@ -545,8 +545,8 @@ fn canonical_connack() -> ConnAck {
             wildcard_subscription_available: Some(1),
             subscription_identifier_available: Some(0),
             shared_subscription_available: Some(1),
-            ..Properties::default()
-        },
+            ..PropertyValues::default()
+        }),
     }
 }
 
@@ -595,7 +595,7 @@ fn v5_publish_with_every_message_property() {
         retain: true,
         topic: s("a/b"),
         packet_id: 7,
-        properties: Properties {
+        properties: Properties::from(PropertyValues {
             payload_format_indicator: Some(1),
             message_expiry_interval: Some(3600),
             content_type: Some(s("text/plain")),
@@ -603,8 +603,8 @@ fn v5_publish_with_every_message_property() {
             correlation_data: Some(b(&[0x01, 0x02])),
             subscription_identifiers: vec![5, 128],
             topic_alias: Some(1),
-            ..Properties::default()
-        },
+            ..PropertyValues::default()
+        }),
         payload: b(b"hello"),
     };
     golden(V5, &bytes, Packet::Publish(publish));
@@ -618,10 +618,10 @@ fn v5_publish_with_topic_alias_and_empty_topic_name() {
         V5,
         &[0x30, 0x07, 0x00, 0x00, 0x03, 0x23, 0x00, 0x01, b'x'],
         Packet::Publish(Publish {
-            properties: Properties {
+            properties: Properties::from(PropertyValues {
                 topic_alias: Some(1),
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
             ..Publish::new(s(""), b(b"x"))
         }),
     );
@@ -655,10 +655,10 @@ fn v5_puback_short_three_byte_and_full_forms() {
         Packet::PubAck(PubResponse {
             packet_id: 10,
             reason_code: ReasonCode::UNSPECIFIED_ERROR,
-            properties: Properties {
+            properties: Properties::from(PropertyValues {
                 reason_string: Some(s("bad")),
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
         }),
     );
 }
@@ -679,10 +679,10 @@ fn v5_pubrec_pubrel_pubcomp() {
         Packet::PubRec(PubResponse {
             packet_id: 10,
             reason_code: ReasonCode::UNSPECIFIED_ERROR,
-            properties: Properties {
+            properties: Properties::from(PropertyValues {
                 user_properties: vec![(s("k"), s("v"))],
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
         }),
     );
     // MQTT 5.0 §3.6.1 (fixed header 0110 0010), §3.6.2.1, Table 3-6.
@@ -762,11 +762,11 @@ fn v5_subscribe_with_subscription_identifier_and_every_option_bit() {
     ];
     let subscribe = Subscribe {
         packet_id: 11,
-        properties: Properties {
+        properties: Properties::from(PropertyValues {
             subscription_identifiers: vec![268_435_455],
             user_properties: vec![(s("k"), s("v"))],
-            ..Properties::default()
-        },
+            ..PropertyValues::default()
+        }),
         filters: vec![
             Subscription {
                 filter: s("a/b"),
@@ -804,10 +804,10 @@ fn v5_suback() {
         ],
         Packet::SubAck(SubAck {
             packet_id: 10,
-            properties: Properties {
+            properties: Properties::from(PropertyValues {
                 reason_string: Some(s("ok")),
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
             reason_codes: [0x00, 0x01, 0x02, 0x80, 0x8F, 0xA2]
                 .into_iter()
                 .map(ReasonCode)
@@ -880,10 +880,10 @@ fn v5_disconnect_short_one_byte_and_full_forms() {
         ],
         Packet::Disconnect(Disconnect {
             reason_code: ReasonCode::USE_ANOTHER_SERVER,
-            properties: Properties {
+            properties: Properties::from(PropertyValues {
                 server_reference: Some(s("other")),
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
         }),
     );
     // §3.14.2.2.2: Normal disconnection with Session Expiry Interval 0: the
@@ -893,10 +893,10 @@ fn v5_disconnect_short_one_byte_and_full_forms() {
         &[0xE0, 0x07, 0x00, 0x05, 0x11, 0x00, 0x00, 0x00, 0x00],
         Packet::Disconnect(Disconnect {
             reason_code: ReasonCode::SUCCESS,
-            properties: Properties {
+            properties: Properties::from(PropertyValues {
                 session_expiry_interval: Some(0),
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
         }),
     );
 }
@@ -920,11 +920,11 @@ fn v5_auth_short_and_full_forms() {
         &cont,
         Packet::Auth(Auth {
             reason_code: ReasonCode::CONTINUE_AUTHENTICATION,
-            properties: Properties {
+            properties: Properties::from(PropertyValues {
                 authentication_method: Some(s("SCRAM")),
                 authentication_data: Some(b(&[0x01, 0x02, 0x03])),
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
         }),
     );
     // §4.12.1: 0x19 Re-authenticate with the method alone.
@@ -933,10 +933,10 @@ fn v5_auth_short_and_full_forms() {
         &[0xF0, 0x06, 0x19, 0x04, 0x15, 0x00, 0x01, b'm'],
         Packet::Auth(Auth {
             reason_code: ReasonCode::RE_AUTHENTICATE,
-            properties: Properties {
+            properties: Properties::from(PropertyValues {
                 authentication_method: Some(s("m")),
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
         }),
     );
 }
@@ -1089,10 +1089,10 @@ fn v5_user_properties_keep_their_order_and_duplicates() {
         V5,
         &bytes,
         Packet::Publish(Publish {
-            properties: Properties {
+            properties: Properties::from(PropertyValues {
                 user_properties: vec![(s("b"), s("2")), (s("a"), s("1")), (s("b"), s("3"))],
-                ..Properties::default()
-            },
+                ..PropertyValues::default()
+            }),
             ..Publish::new(s("t"), b(b"pq"))
         }),
     );

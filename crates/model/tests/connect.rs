@@ -87,8 +87,8 @@ fn assigned_client_identifier_is_returned_and_unique_mqtt_3_2_2_16() {
     let mut h = H::new();
     let a = h.connect_with(1, V5, "", |_| {});
     let b = h.connect_with(2, V5, "", |_| {});
-    let ia = a.properties.assigned_client_identifier.unwrap();
-    let ib = b.properties.assigned_client_identifier.unwrap();
+    let ia = a.properties.assigned_client_identifier.clone().unwrap();
+    let ib = b.properties.assigned_client_identifier.clone().unwrap();
     assert_ne!(ia, ib);
     assert!(h.broker.session(&ia).is_some());
 }

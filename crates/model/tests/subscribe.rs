@@ -181,10 +181,10 @@ fn subscription_identifiers_unavailable_disconnects_0xa1() {
         1,
         Packet::Subscribe(mqtt_codec::Subscribe {
             packet_id: 1,
-            properties: mqtt_codec::Properties {
+            properties: mqtt_codec::Properties::from(mqtt_codec::PropertyValues {
                 subscription_identifiers: vec![4],
                 ..Default::default()
-            },
+            }),
             filters: vec![mqtt_codec::Subscription {
                 filter: s("a"),
                 options: SubscriptionOptions::default(),

@@ -31,8 +31,9 @@ use bytes::Bytes;
 use mqtt_codec::reason::allowed;
 use mqtt_codec::{
     Auth, ConnAck, Connect, Disconnect, MqttString, Packet, PacketType, Properties,
-    PropertyContext, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, RetainHandling,
-    SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will, VBI_MAX,
+    PropertyContext, PropertyValues, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode,
+    RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
+    Will, VBI_MAX,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -274,7 +275,9 @@ fn list<T: std::fmt::Debug + Clone + 'static>(
 /// Properties with values in range: those `ctx` may carry (`None`: every
 /// property of Table 2-4), each present with probability 1/4 (repeatable
 /// ones 0-2 times). Not yet valid as a whole: see [`restrict_properties`].
-pub(crate) fn raw_properties(ctx: Option<PropertyContext>) -> impl Strategy<Value = Properties> {
+pub(crate) fn raw_properties(
+    ctx: Option<PropertyContext>,
+) -> impl Strategy<Value = PropertyValues> {
     let a = (
         field(ctx, 0x01, bool_byte()),              // Payload Format Indicator
         field(ctx, 0x02, any::<u32>()),             // Message Expiry Interval
@@ -308,7 +311,7 @@ pub(crate) fn raw_properties(ctx: Option<PropertyContext>) -> impl Strategy<Valu
         field(ctx, 0x29, bool_byte()), // Subscription Identifier Available
         field(ctx, 0x2A, bool_byte()), // Shared Subscription Available
     );
-    (a, b, c).prop_map(|(a, b, c)| Properties {
+    (a, b, c).prop_map(|(a, b, c)| PropertyValues {
         payload_format_indicator: a.0,
         message_expiry_interval: a.1,
         content_type: a.2,
@@ -364,11 +367,11 @@ pub(crate) fn allowed_in(id: u8, ctx: PropertyContext) -> bool {
 /// Keeps only the properties `ctx` may carry, and makes the result valid
 /// there: one Subscription Identifier at most in SUBSCRIBE, and
 /// Authentication Data only with an Authentication Method.
-pub(crate) fn restrict_properties(p: Properties, ctx: PropertyContext) -> Properties {
+pub(crate) fn restrict_properties(p: PropertyValues, ctx: PropertyContext) -> Properties {
     fn keep<T>(v: Option<T>, id: u8, ctx: PropertyContext) -> Option<T> {
         v.filter(|_| allowed_in(id, ctx))
     }
-    let mut out = Properties {
+    let mut out = PropertyValues {
         payload_format_indicator: keep(p.payload_format_indicator, 0x01, ctx),
         message_expiry_interval: keep(p.message_expiry_interval, 0x02, ctx),
         content_type: keep(p.content_type, 0x03, ctx),
@@ -407,7 +410,7 @@ pub(crate) fn restrict_properties(p: Properties, ctx: PropertyContext) -> Proper
     if out.authentication_data.is_some() && out.authentication_method.is_none() {
         out.authentication_method = Some(MqttString::from_static("SCRAM-SHA-256"));
     }
-    out
+    out.into()
 }
 
 /// Valid properties for `ctx` in `version`: always empty in 3.1.1; in 5.0

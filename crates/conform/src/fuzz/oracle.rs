@@ -659,7 +659,7 @@ impl Coverage {
         };
         let dbg = format!("{props:?}");
         // `name: Some(..)` and non-empty lists, from the Debug form.
-        for part in dbg.trim_start_matches("Properties {").split(", ") {
+        for part in dbg.trim_start_matches("PropertyValues {").split(", ") {
             let mut kv = part.splitn(2, ": ");
             let (Some(k), Some(val)) = (kv.next(), kv.next()) else {
                 continue;

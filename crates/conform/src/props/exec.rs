@@ -665,10 +665,10 @@ impl Exec<'_> {
         id: Option<u32>,
     ) -> Step<()> {
         let packet_id = self.parties[c].packet_id();
-        let properties = Properties {
+        let properties = Properties::from(mqtt_codec::PropertyValues {
             subscription_identifiers: id.into_iter().collect(),
-            ..Properties::default()
-        };
+            ..mqtt_codec::PropertyValues::default()
+        });
         let packet = Subscribe {
             packet_id,
             properties,

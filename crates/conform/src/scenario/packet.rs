@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use mqtt_codec::{
-    Auth, Disconnect, MqttString, Packet, Properties, PubResponse, Publish, QoS, ReasonCode,
-    RetainHandling, Subscribe, Subscription, SubscriptionOptions, Unsubscribe,
+    Auth, Disconnect, MqttString, Packet, Properties, PropertyValues, PubResponse, Publish, QoS,
+    ReasonCode, RetainHandling, Subscribe, Subscription, SubscriptionOptions, Unsubscribe,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -141,7 +141,7 @@ impl PropertiesSpec {
     pub fn build(&self, b: &dyn Bindings) -> Result<Properties, BuildError> {
         let s = |field, v: &Option<String>| v.as_deref().map(|v| string(b, field, v)).transpose();
         let bytes = |v: &Option<String>| v.as_ref().map(|v| Bytes::from(b.substitute(v)));
-        Ok(Properties {
+        Ok(Properties::from(PropertyValues {
             payload_format_indicator: self.payload_format_indicator,
             message_expiry_interval: self.message_expiry_interval,
             content_type: s("content_type", &self.content_type)?,
@@ -169,8 +169,8 @@ impl PropertiesSpec {
                 })
                 .collect::<Result<_, BuildError>>()?,
             maximum_packet_size: self.maximum_packet_size,
-            ..Properties::default()
-        })
+            ..PropertyValues::default()
+        }))
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use mqtt_codec::{Packet, Properties, Publish, QoS};
+use mqtt_codec::{Packet, Properties, PropertyValues, Publish, QoS};
 
 use super::Broker;
 use crate::inflight::OutState;
@@ -26,7 +26,7 @@ struct Copy {
 /// The properties forwarded unchanged to subscribers (MQTT-3.3.2-4/15/16/
 /// 17/18/20), with the remaining Message Expiry Interval (MQTT-3.3.2-6).
 fn forwarded(p: &Properties, remaining_expiry: Option<u32>, ids: &[u32]) -> Properties {
-    Properties {
+    Properties::from(PropertyValues {
         payload_format_indicator: p.payload_format_indicator,
         message_expiry_interval: remaining_expiry,
         content_type: p.content_type.clone(),
@@ -34,8 +34,8 @@ fn forwarded(p: &Properties, remaining_expiry: Option<u32>, ids: &[u32]) -> Prop
         correlation_data: p.correlation_data.clone(),
         subscription_identifiers: ids.to_vec(),
         user_properties: p.user_properties.clone(),
-        ..Properties::default()
-    }
+        ..PropertyValues::default()
+    })
 }
 
 impl Broker {
