@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mqtt_client::{ClientError, ConnectOptions, TestClient, TlsOptions};
 use mqtt_codec::{ProtocolVersion, QoS};
-use support::{connected, publish, Pki, Server};
+use support::{connected, publish, Server, TestPki};
 
 #[tokio::test]
 async fn a_bad_endpoint_string_is_refused_before_any_traffic() {
@@ -101,7 +101,7 @@ async fn tls_needs_a_trust_anchor_and_the_right_one() {
     );
 
     // Another CA than the server's: the handshake fails, naming the target.
-    let other = Pki::generate();
+    let other = TestPki::generate();
     let options = ConnectOptions::default().tls(TlsOptions::with_ca_file(&other.ca));
     let err = TestClient::open_str(&server.tls(), &options)
         .await

@@ -5,8 +5,6 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,104 +19,14 @@ use mqtt_server::{ListenerConfig, ListenerProtocol, RunningServer, ServerConfig}
 /// healthy run takes on a loaded 2-core machine (milliseconds).
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// A temporary directory removed on drop.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// A fresh directory under the system temporary directory.
-    pub fn new(label: &str) -> TempDir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "mqtt-client-{label}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).expect("create temporary directory");
-        TempDir(path)
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A test PKI in PEM files: a CA and a server certificate for `127.0.0.1`
-/// and `localhost` signed by it.
-#[derive(Debug)]
-pub struct Pki {
-    _dir: TempDir,
-    /// The CA certificate.
-    pub ca: PathBuf,
-    /// The server certificate.
-    pub cert: PathBuf,
-    /// The server's key.
-    pub key: PathBuf,
-}
-
-impl Pki {
-    /// Generates a CA and a server certificate with rcgen.
-    pub fn generate() -> Pki {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-            KeyUsagePurpose,
-        };
-        let ca_key = KeyPair::generate().expect("CA key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "mqtt-client test CA");
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = ca_params.self_signed(&ca_key).expect("self-signed CA");
-        let key = KeyPair::generate().expect("server key");
-        let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .expect("server params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "mqtt-client test server");
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.use_authority_key_identifier_extension = true;
-        let cert = params
-            .signed_by(&key, &ca, &ca_key)
-            .expect("server certificate");
-        let dir = TempDir::new("pki");
-        let write = |name: &str, text: String| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, text).expect("write PEM");
-            p
-        };
-        Pki {
-            ca: write("ca.pem", ca.pem()),
-            cert: write("server.pem", cert.pem()),
-            key: write("server.key", key.serialize_pem()),
-            _dir: dir,
-        }
-    }
-}
+pub use mqtt_testkit::TestPki;
 
 /// The reference server with TCP, WebSocket and TLS listeners.
 #[derive(Debug)]
 pub struct Server {
     server: Option<RunningServer>,
     /// The certificates of the TLS listener.
-    pub pki: Pki,
+    pub pki: TestPki,
 }
 
 fn listener(protocol: ListenerProtocol) -> ListenerConfig {
@@ -133,7 +41,7 @@ fn listener(protocol: ListenerProtocol) -> ListenerConfig {
 impl Server {
     /// Starts the reference server on free loopback ports.
     pub async fn start() -> Server {
-        let pki = Pki::generate();
+        let pki = TestPki::generate();
         let mut tls = listener(ListenerProtocol::Tls);
         tls.cert = Some(pki.cert.clone());
         tls.key = Some(pki.key.clone());

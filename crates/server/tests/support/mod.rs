@@ -11,7 +11,6 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -142,102 +141,7 @@ pub fn require_paho() {
 // The server
 // ---------------------------------------------------------------------------
 
-/// A temporary directory removed on drop.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// Creates a fresh directory under the system temporary directory.
-    pub fn new(label: &str) -> TempDir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "mqtt-server-{label}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).expect("create temporary directory");
-        TempDir(path)
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// PEM files of a test PKI: a self-signed CA and a server certificate for
-/// `127.0.0.1` and `localhost` signed by it.
-#[derive(Debug)]
-pub struct TestPki {
-    dir: TempDir,
-    /// The CA certificate clients trust.
-    pub ca: PathBuf,
-    /// The server's certificate.
-    pub cert: PathBuf,
-    /// The server's private key.
-    pub key: PathBuf,
-}
-
-impl TestPki {
-    /// Generates the certificates with rcgen and writes them as PEM.
-    pub fn generate() -> TestPki {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-            KeyUsagePurpose,
-        };
-        let ca_key = KeyPair::generate().expect("CA key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "mqtt-harness test CA");
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = ca_params.self_signed(&ca_key).expect("self-signed CA");
-
-        let key = KeyPair::generate().expect("server key");
-        let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .expect("server params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "mqtt-harness test server");
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.use_authority_key_identifier_extension = true;
-        let cert = params
-            .signed_by(&key, &ca, &ca_key)
-            .expect("server certificate");
-
-        let dir = TempDir::new("pki");
-        let write = |name: &str, text: String| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, text).expect("write PEM");
-            p
-        };
-        let ca_path = write("ca.pem", ca.pem());
-        let cert_path = write("server.pem", cert.pem());
-        let key_path = write("server.key", key.serialize_pem());
-        TestPki {
-            dir,
-            ca: ca_path,
-            cert: cert_path,
-            key: key_path,
-        }
-    }
-}
+pub use mqtt_testkit::TestPki;
 
 /// The reference server, started in-process on free loopback ports.
 #[derive(Debug)]
