@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, RwLock};
 use super::case::Case;
 use super::exec::{self, Bounds, Transcript};
 use super::health::{self, ProcState, TICKS_PER_SEC};
+use super::minimise::{minimise, Replayed};
 use super::oracle::{self, Coverage, Finding, Kind};
 use super::report::{CampaignReport, ReportedFinding};
 use super::rng::Rng;
@@ -647,7 +648,6 @@ async fn handle_candidate(
             }
             continue;
         }
-        // Confirm alone (three tries: a hang may need a quiet broker).
         let addrs: Vec<SocketAddr> = if f.kind == Kind::Disagreement {
             lives.iter().map(|l| l.addr).collect()
         } else {
@@ -663,22 +663,42 @@ async fn handle_candidate(
                     for a in &addrs {
                         let (t, f, _) = run_and_judge(&inst, *a, &bounds).await;
                         if !f.is_empty() {
-                            return false;
+                            return Replayed::default();
                         }
                         sigs.push(signature(&t, &inst));
                     }
-                    return format!("disagreement:{}", diff_key(&sigs)) == key
-                        && sigs.iter().any(|s| *s != sigs[0]);
+                    return Replayed {
+                        on: Vec::new(),
+                        any: format!("disagreement:{}", diff_key(&sigs)) == key
+                            && sigs.iter().any(|s| *s != sigs[0]),
+                    };
                 }
                 let (_, found, _) = run_and_judge(&inst, addrs[0], &bounds).await;
-                found.iter().any(|x| x.key == key)
+                let mut on: Vec<usize> = found
+                    .iter()
+                    .filter(|x| x.key == key)
+                    .filter_map(|x| x.conn)
+                    .collect();
+                on.dedup();
+                Replayed {
+                    any: found.iter().any(|x| x.key == key),
+                    on,
+                }
             }
         };
+        // Confirm alone (three tries: a hang may need a quiet broker); the
+        // connection it shows on is the one the scenario checks.
+        let mut conn = None;
         let mut confirmed = false;
         for _ in 0..3 {
             *token += 1;
-            if reproduces(c.template.clone(), f.key.clone(), *token).await {
+            let r = reproduces(c.template.clone(), f.key.clone(), *token).await;
+            if r.holds_for(None) {
                 confirmed = true;
+                conn = f
+                    .conn
+                    .filter(|x| r.on.contains(x))
+                    .or(r.on.first().copied());
                 break;
             }
         }
@@ -687,52 +707,23 @@ async fn handle_candidate(
             // Not recorded as seen: a later occurrence gets another chance.
             continue;
         }
+        let mut f = f;
+        f.conn = conn.or(f.conn);
         let before = c.template.events.len();
-        let mut best = c.template.clone();
-        if opts.minimise {
+        let best = if opts.minimise {
             let budget = if f.kind == Kind::Hang { 12 } else { 80 };
-            let mut tries = 0;
-            let mut chunk = best.events.len().div_ceil(2).max(1);
-            while chunk >= 1 && tries < budget {
-                let mut i = 0;
-                let mut progressed = false;
-                while i < best.events.len() && tries < budget {
-                    let mut cand = best.clone();
-                    let end = (i + chunk).min(cand.events.len());
-                    cand.events.drain(i..end);
-                    if cand.events.is_empty() {
-                        i += chunk;
-                        continue;
-                    }
-                    tries += 1;
-                    *token += 1;
-                    if reproduces(cand.clone(), f.key.clone(), *token).await {
-                        best = cand;
-                        progressed = true;
-                    } else {
-                        i += chunk;
-                    }
-                }
-                if !progressed {
-                    if chunk == 1 {
-                        break;
-                    }
-                    chunk = chunk.div_ceil(2);
-                }
-            }
-            if best
-                .transports
-                .iter()
-                .any(|t| *t != super::case::Transport::Whole)
-            {
-                let mut cand = best.clone();
-                cand.transports = vec![super::case::Transport::Whole; cand.transports.len()];
-                *token += 1;
-                if reproduces(cand.clone(), f.key.clone(), *token).await {
-                    best = cand;
-                }
-            }
-        }
+            let key = f.key.clone();
+            let tok = std::cell::Cell::new(*token);
+            let best = minimise(&c.template, conn, budget, |cand| {
+                tok.set(tok.get() + 1);
+                reproduces(cand, key.clone(), tok.get())
+            })
+            .await;
+            *token = tok.get();
+            best
+        } else {
+            c.template.clone()
+        };
         let version = best
             .version(f.conn.unwrap_or(0))
             .or_else(|| (0..best.conns()).find_map(|c| best.version(c)))
