@@ -89,6 +89,9 @@ pub struct Sent {
     pub disconnected: bool,
     /// Packets of blobs after the first invalid one that decode on their own.
     pub maybe: Vec<Packet>,
+    /// The Protocol Level byte of the first blob, if it has a CONNECT's
+    /// shape (read raw, also when the strict decoder rejects the CONNECT).
+    pub level: Option<u8>,
 }
 
 /// The first blob the strict decoder rejects.
@@ -134,7 +137,10 @@ impl Sent {
 
 /// Decodes what a connection sent.
 pub fn analyze(blobs: &[Vec<u8>]) -> Sent {
-    let mut sent = Sent::default();
+    let mut sent = Sent {
+        level: blobs.first().and_then(|b| peek_level(b)),
+        ..Sent::default()
+    };
     let mut decoder = Decoder::server();
     let mut buf = BytesMut::new();
     for (i, blob) in blobs.iter().enumerate() {
@@ -317,11 +323,97 @@ fn answer_id(p: &Packet) -> Option<(u8, u16)> {
     })
 }
 
+/// The broker's bytes as read in one version.
+struct Reading {
+    /// The version they were read in.
+    version: ProtocolVersion,
+    /// The packets decoded, up to the first error.
+    packets: Vec<Packet>,
+    /// The first error, if any.
+    malformed: Option<mqtt_codec::DecodeError>,
+}
+
+fn read_as(received: &[u8], version: ProtocolVersion) -> Reading {
+    let mut d = Decoder::new(version);
+    let mut buf = BytesMut::from(received);
+    let mut packets = Vec::new();
+    let mut malformed = None;
+    loop {
+        match d.decode(&mut buf) {
+            Ok(Some(p)) => packets.push(p),
+            Ok(None) => break,
+            Err(e) => {
+                malformed = Some(e);
+                break;
+            }
+        }
+    }
+    Reading {
+        version,
+        packets,
+        malformed,
+    }
+}
+
+fn version_name(v: ProtocolVersion) -> &'static str {
+    v.pick("3.1.1", "5.0")
+}
+
+/// The Protocol Level byte of a blob that has a CONNECT's shape (type,
+/// Remaining Length, a length-prefixed protocol name), valid or not.
+fn peek_level(blob: &[u8]) -> Option<u8> {
+    if blob.first()? >> 4 != 1 {
+        return None;
+    }
+    let (_, used) = read_vbi(blob.get(1..)?)?;
+    let at = 1 + used;
+    let name = usize::from(u16::from_be_bytes([*blob.get(at)?, *blob.get(at + 1)?]));
+    blob.get(at + 2 + name).copied()
+}
+
+/// True when the first packet is a CONNACK refusing the protocol version
+/// in `version`'s own terms: 3.1.1 return code 0x01 (MQTT-3.1.2-2 of
+/// 3.1.1), 5.0 reason code 0x84 (MQTT-3.1.2-2 of 5.0).
+fn refuses_version(packets: &[Packet], version: ProtocolVersion) -> bool {
+    match packets.first() {
+        Some(Packet::ConnAck(a)) => a.reason_code.0 == version.pick(0x01, 0x84),
+        _ => false,
+    }
+}
+
+/// Reads the broker's bytes in the version it may legally answer in. The
+/// CONNECT's version (from the strict decoder, else its raw Protocol
+/// Level) is the main reading; the other version is a legal reading only
+/// as a refusal of the protocol version: a 3.1.1-only broker answers a
+/// level-5 CONNECT with a 3.1.1 CONNACK 0x01, a 5.0-only broker may answer
+/// a level-4 one with a 5.0 CONNACK 0x84. A CONNECT of another level (3.1,
+/// or a mutated byte) may be read either way. Malformed only when no legal
+/// reading decodes; then the main reading's error is reported.
+fn read_answers(received: &[u8], sent: &Sent) -> Reading {
+    use ProtocolVersion::{V311, V5};
+    let level = sent.version.map(|v| v.pick(4, 5)).or(sent.level);
+    let (main, other, other_any) = match level {
+        Some(5) => (V5, V311, false),
+        Some(4) => (V311, V5, false),
+        _ => (V311, V5, true),
+    };
+    let first = read_as(received, main);
+    if first.malformed.is_none() {
+        return first;
+    }
+    let second = read_as(received, other);
+    let legal = other_any || refuses_version(&second.packets, other);
+    if second.malformed.is_none() && legal {
+        second
+    } else {
+        first
+    }
+}
+
 /// Judges one connection. `barrier_pings` is 1 when the harness sent the
 /// final PINGREQ.
 pub fn judge(conn: usize, rec: &ConnRecord, sent: &Sent) -> Vec<Finding> {
     let mut out = Vec::new();
-    let v = sent.version.unwrap_or(ProtocolVersion::V311);
     let mut f = |kind: Kind,
                  detail: String,
                  statements: Vec<&'static str>,
@@ -336,39 +428,19 @@ pub fn judge(conn: usize, rec: &ConnRecord, sent: &Sent) -> Vec<Finding> {
             forbidden,
         });
     };
-    // Decode what the broker sent; without a known version, 3.1.1 then 5.0.
-    let versions: Vec<ProtocolVersion> = match sent.version {
-        Some(v) => vec![v],
-        None => vec![ProtocolVersion::V311, ProtocolVersion::V5],
-    };
-    let mut received = Vec::new();
-    let mut malformed = None;
-    for (k, &dv) in versions.iter().enumerate() {
-        let mut d = Decoder::new(dv);
-        let mut buf = BytesMut::from(&rec.received[..]);
-        received.clear();
-        malformed = None;
-        loop {
-            match d.decode(&mut buf) {
-                Ok(Some(p)) => received.push(p),
-                Ok(None) => break,
-                Err(e) => {
-                    malformed = Some(e);
-                    break;
-                }
-            }
-        }
-        if malformed.is_none() || k + 1 == versions.len() {
-            break;
-        }
-    }
-    if let Some(e) = &malformed {
+    // Decode what the broker sent, in every version it may legally answer
+    // in; malformed only when no legal reading decodes.
+    let reading = read_answers(&rec.received, sent);
+    let v = reading.version;
+    let received = reading.packets;
+    if let Some(e) = &reading.malformed {
         let kind = format!("{:?}", e.kind);
         let kind = kind.split(['(', ' ', '{']).next().unwrap_or("").to_owned();
         f(
             Kind::Malformed,
             format!(
-                "malformed packet from the broker after {} packet(s): {e}",
+                "malformed packet from the broker (read as {}) after {} packet(s): {e}",
+                version_name(v),
                 received.len()
             ),
             e.statements.to_vec(),
@@ -759,6 +831,58 @@ mod tests {
         closed.closed_by_broker = true;
         closed.barrier = None;
         assert!(judge(0, &closed, &a).is_empty());
+    }
+
+    #[test]
+    fn a_311_refusal_of_a_level_5_connect_is_a_legal_reading() {
+        // A 3.1.1-only broker answers a (valid) 5.0 CONNECT with a 3.1.1
+        // CONNACK 0x01 and closes (3.1.1 MQTT-3.1.2-2): not malformed,
+        // although the bytes do not decode as a 5.0 CONNACK.
+        let sent = vec![connect(ProtocolVersion::V5)];
+        let a = analyze(&sent);
+        assert_eq!(a.version, Some(ProtocolVersion::V5));
+        let mut r = rec(sent.clone(), &[0x20, 0x02, 0x00, 0x01]);
+        r.closed_by_broker = true;
+        r.barrier = None;
+        let f = judge(0, &r, &a);
+        assert!(f.is_empty(), "{f:?}");
+        // The same refusal after a level-5 CONNECT the strict decoder
+        // rejects (reserved connect flag set).
+        let mut bad = connect(ProtocolVersion::V5);
+        let flags = 1 + 1 + 2 + 4 + 1;
+        bad[flags] |= 0x01;
+        let a = analyze(&[bad.clone()]);
+        assert_eq!((a.version, a.level), (None, Some(5)));
+        let r = ConnRecord {
+            sent: vec![bad],
+            ..r
+        };
+        assert!(judge(0, &r, &a).is_empty());
+    }
+
+    #[test]
+    fn a_311_connack_accepting_a_5_connect_is_still_malformed() {
+        // The 3.1.1 reading is legal only as a refusal of the version: a
+        // CONNACK 0x00 without properties is a malformed 5.0 CONNACK.
+        let sent = vec![connect(ProtocolVersion::V5)];
+        let r = rec(sent.clone(), &[0x20, 0x02, 0x00, 0x00, 0xD0, 0x00]);
+        let f = judge(0, &r, &analyze(&sent));
+        assert!(
+            f.iter()
+                .any(|f| f.kind == Kind::Malformed && f.detail.contains("read as 5.0")),
+            "{f:?}"
+        );
+        // A 3.1.1 CONNECT is read as 5.0 only for a refusal of the
+        // version (5.0 MQTT-3.1.2-2: CONNACK 0x84), not for an acceptance.
+        let sent = vec![connect(ProtocolVersion::V311)];
+        let mut r = rec(sent.clone(), &[0x20, 0x03, 0x00, 0x84, 0x00]);
+        r.closed_by_broker = true;
+        r.barrier = None;
+        let f = judge(0, &r, &analyze(&sent));
+        assert!(f.is_empty(), "{f:?}");
+        let r = rec(sent.clone(), &[0x20, 0x03, 0x00, 0x00, 0x00, 0xD0, 0x00]);
+        let f = judge(0, &r, &analyze(&sent));
+        assert!(f.iter().any(|f| f.kind == Kind::Malformed), "{f:?}");
     }
 
     #[test]
