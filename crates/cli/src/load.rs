@@ -85,6 +85,11 @@ struct RunArgs {
     /// `load merge`.
     #[arg(long, value_parser = Shard::parse)]
     shard: Option<Shard>,
+    /// With --shard: a directory every shard sees (fresh for each run),
+    /// where the shards agree on one timeline and wait for each other's
+    /// subscribers before publishing.
+    #[arg(long, requires = "shard")]
+    barrier: Option<PathBuf>,
     /// Connect from this many loopback source addresses (127.0.0.1,
     /// 127.0.0.2, ...) to get past one address's ephemeral port range;
     /// 0 picks one per 20,000 clients.
@@ -138,12 +143,18 @@ struct CapacityArgs {
 /// Arguments of `load merge`.
 #[derive(Debug, clap::Args)]
 struct MergeArgs {
-    /// Interval histogram logs (.hlog) of the shards.
+    /// Interval histogram logs (.hlog) of the shards; the ledger written
+    /// beside each (`x.ledger.json` for `x.hlog`) is merged into the
+    /// delivery accounting of the whole run.
     #[arg(required = true)]
     logs: Vec<PathBuf>,
-    /// The merged log.
+    /// The merged log; the merged accounting goes beside it
+    /// (`x.accounting.json`).
     #[arg(long, short, default_value = "reports/merged.hlog")]
     out: PathBuf,
+    /// Merge the histograms only, even where ledgers are missing.
+    #[arg(long)]
+    no_accounting: bool,
 }
 
 /// A started target and what to measure.
@@ -219,6 +230,7 @@ async fn open(a: &RunArgs) -> anyhow::Result<Opened> {
 fn options(a: &RunArgs, t: &Opened, clients: u64) -> Options {
     let mut o = Options::new(t.addr, &t.name);
     o.shard = a.shard.unwrap_or_default();
+    o.barrier = a.barrier.clone();
     let sources = match a.sources {
         0 => clients.div_ceil(20_000).max(1) as u8,
         n => n,
@@ -276,10 +288,11 @@ async fn run_profiles(a: &RunArgs) -> anyhow::Result<()> {
                 print!("{}", summary::render(&r));
                 match report::write(&run, &report::folder(&a.reports, &target.name)) {
                     Ok(w) => println!(
-                        "reports: {} {} {}",
+                        "reports: {} {} {} {}",
                         w.json.display(),
                         w.html.display(),
-                        w.hlog.display()
+                        w.hlog.display(),
+                        w.ledger.display()
                     ),
                     Err(e) => {
                         result = Err(e.into());
@@ -395,6 +408,60 @@ fn merge(m: &MergeArgs) -> anyhow::Result<()> {
         println!(
             "{:<32} {:>10} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
             tag, s.count, s.p50_ms, s.p99_ms, s.p999_ms, s.max_ms
+        );
+    }
+    if m.no_accounting {
+        return Ok(());
+    }
+    merge_accounting(m)
+}
+
+/// The delivery accounting of the whole run from the shards' ledgers; an
+/// error when a ledger is missing or the run lost QoS 1/2 messages.
+fn merge_accounting(m: &MergeArgs) -> anyhow::Result<()> {
+    use mqtt_swarm::crossshard::{self, ShardLedger};
+    let ledgers = m
+        .logs
+        .iter()
+        .map(|log| {
+            let path = report::ledger_beside(log);
+            if !path.exists() {
+                bail!(
+                    "{}: no ledger beside this log, so delivery cannot be accounted across shards \
+                     (written by runs of this version; --no-accounting merges histograms only)",
+                    path.display()
+                );
+            }
+            Ok(ShardLedger::read(&path)?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let merged = crossshard::merge(&ledgers)?;
+    let path = m.out.with_extension("accounting.json");
+    let text = crossshard::to_json(&merged)? + "\n";
+    std::fs::write(&path, text).with_context(|| path.display().to_string())?;
+    let a = &merged.accounting;
+    println!(
+        "\ndelivery accounting of {} shards of `{}`: {} messages sent",
+        merged.shards, merged.profile, merged.sent
+    );
+    print!("{}", summary::qos_table(a));
+    if a.unconfirmed + a.unexpected + a.foreign > 0 {
+        println!(
+            "unconfirmed (sent, never acknowledged) {} of which delivered {}; unexpected {}; foreign payloads {}",
+            a.unconfirmed, a.unconfirmed_delivered, a.unexpected, a.foreign
+        );
+    }
+    print!("{}", summary::problem_lines(a));
+    for why in &merged.inexact {
+        println!("inexact: {why}");
+    }
+    println!("accounting: {}", path.display());
+    if !a.passed() {
+        bail!(
+            "delivery failed: QoS 1 lost {}, QoS 2 lost {} and duplicated {}",
+            a.qos[1].lost,
+            a.qos[2].lost,
+            a.qos[2].duplicated
         );
     }
     Ok(())

@@ -16,18 +16,26 @@ use serde::Serialize;
 use crate::payload::Header;
 use crate::plan::Plan;
 
-const QOS_MASK: u8 = 0b11;
-const SENT: u8 = 1 << 2;
-const OWNED: u8 = 1 << 3;
+pub(crate) const QOS_MASK: u8 = 0b11;
+pub(crate) const SENT: u8 = 1 << 2;
+pub(crate) const OWNED: u8 = 1 << 3;
 const COMPLETED: u8 = 1 << 4;
 
 /// Sequence numbers listed per problem at most (the count is exact).
-const MAX_RANGES: usize = 20;
+pub(crate) const MAX_RANGES: usize = 20;
 
-/// What one stream received from one publisher.
+/// What one stream received from one publisher: a bit per sequence
+/// number, and the extra copies and late arrivals per effective QoS.
 #[derive(Debug, Default)]
-struct Receipt {
-    seen: Vec<u64>,
+pub(crate) struct Receipt {
+    pub(crate) seen: Vec<u64>,
+    /// Extra copies, per effective QoS.
+    pub(crate) dup: [u64; 3],
+    /// Sequence numbers of QoS 2 duplicates.
+    pub(crate) dup_seqs: Vec<u64>,
+    /// Arrivals after a later message of the same publisher to the same
+    /// subscriber, per effective QoS.
+    pub(crate) ooo: [u64; 3],
 }
 
 impl Receipt {
@@ -42,7 +50,7 @@ impl Receipt {
         fresh
     }
 
-    fn has(&self, seq: u64) -> bool {
+    pub(crate) fn has(&self, seq: u64) -> bool {
         self.seen
             .get((seq / 64) as usize)
             .is_some_and(|w| w & (1 << (seq % 64)) != 0)
@@ -118,16 +126,15 @@ impl Accounting {
 #[derive(Debug)]
 pub struct Ledger {
     /// Per publisher `n`: a status byte per sequence number.
-    status: Vec<Vec<u8>>,
-    receipts: HashMap<(u32, u32), Receipt>,
+    pub(crate) status: Vec<Vec<u8>>,
+    /// Per (stream, publisher): what arrived, judged here or not (the
+    /// other shards' share is merged by [`crate::crossshard`]).
+    pub(crate) receipts: HashMap<(u32, u32), Receipt>,
     /// Per (subscriber, publisher): the highest sequence seen per QoS + 1.
     order: HashMap<(u32, u32), [u64; 3]>,
-    dup: [u64; 3],
-    ooo: [u64; 3],
-    dup_seqs: HashMap<(u32, u32), Vec<u64>>,
-    unexpected: u64,
+    pub(crate) unexpected: u64,
     not_judged: u64,
-    foreign: u64,
+    pub(crate) foreign: u64,
     /// Per publisher: the local streams owed its messages.
     fanout: Vec<u64>,
     /// Sum over sent messages of the streams owed them (for the drain).
@@ -143,9 +150,6 @@ impl Ledger {
             status: vec![Vec::new(); plan.clients.len()],
             receipts: HashMap::new(),
             order: HashMap::new(),
-            dup: [0; 3],
-            ooo: [0; 3],
-            dup_seqs: HashMap::new(),
             unexpected: 0,
             not_judged: 0,
             foreign: 0,
@@ -214,30 +218,27 @@ impl Ledger {
             return;
         }
         let sp = &plan.streams[stream as usize];
-        if !(publisher.local && sp.local) {
+        let judged = publisher.local && sp.local;
+        if !judged {
             self.not_judged += 1;
-            return;
         }
         let eff = usize::from(h.qos.min(sp.qos).min(2));
-        let fresh = self
-            .receipts
-            .entry((stream, h.publisher))
-            .or_default()
-            .mark(h.seq);
-        if fresh {
-            self.arrived += 1;
-            let last = self.order.entry((subscriber, h.publisher)).or_default();
-            if h.seq + 1 < last[eff] {
-                self.ooo[eff] += 1;
+        let receipt = self.receipts.entry((stream, h.publisher)).or_default();
+        // Order is the subscriber's: every arrival counts, a copy too
+        // (whether it is one may only show when shards are merged).
+        let last = self.order.entry((subscriber, h.publisher)).or_default();
+        if h.seq + 1 < last[eff] {
+            receipt.ooo[eff] += 1;
+        }
+        last[eff] = last[eff].max(h.seq + 1);
+        if receipt.mark(h.seq) {
+            if judged {
+                self.arrived += 1;
             }
-            last[eff] = last[eff].max(h.seq + 1);
         } else {
-            self.dup[eff] += 1;
+            receipt.dup[eff] += 1;
             if eff == 2 {
-                self.dup_seqs
-                    .entry((stream, h.publisher))
-                    .or_default()
-                    .push(h.seq);
+                receipt.dup_seqs.push(h.seq);
             }
         }
     }
@@ -256,10 +257,6 @@ impl Ledger {
             foreign: self.foreign,
             ..Accounting::default()
         };
-        for q in 0..3 {
-            a.qos[q].duplicated = self.dup[q];
-            a.qos[q].out_of_order = self.ooo[q];
-        }
         let empty = Receipt::default();
         for (p, streams) in plan.expect.iter().enumerate() {
             let publisher = &plan.clients[p];
@@ -273,6 +270,10 @@ impl Ledger {
                     continue;
                 }
                 let receipt = self.receipts.get(&(s, p as u32)).unwrap_or(&empty);
+                for q in 0..3 {
+                    a.qos[q].duplicated += receipt.dup[q];
+                    a.qos[q].out_of_order += receipt.ooo[q];
+                }
                 let mut lost: [Vec<u64>; 3] = Default::default();
                 for (seq, st) in status.iter().enumerate() {
                     if st & SENT == 0 {
@@ -300,8 +301,8 @@ impl Ledger {
                             .push(problem("lost", q as u8, publisher, sp, seqs));
                     }
                 }
-                if let Some(seqs) = self.dup_seqs.get(&(s, p as u32)) {
-                    let mut seqs = seqs.clone();
+                if !receipt.dup_seqs.is_empty() {
+                    let mut seqs = receipt.dup_seqs.clone();
                     seqs.sort_unstable();
                     a.problems
                         .push(problem("duplicated", 2, publisher, sp, &seqs));

@@ -297,6 +297,7 @@ impl Collector {
     pub fn finish(self) -> Collected {
         Collected {
             accounting: self.ledger.finish(&self.plan),
+            ledger: crate::crossshard::ShardLedger::of(&self.ledger, &self.plan),
             metrics: self.metrics,
             counters: self.counters,
             timeline: self.timeline,
@@ -308,8 +309,11 @@ impl Collector {
 /// What a finished collector holds.
 #[derive(Debug)]
 pub struct Collected {
-    /// The accounting.
+    /// The accounting of what this shard judges alone.
     pub accounting: crate::accounting::Accounting,
+    /// The ledger in mergeable form, for the accounting of a whole sharded
+    /// run (the profile name is set by the engine).
+    pub ledger: crate::crossshard::ShardLedger,
     /// Every histogram (use the totals).
     pub metrics: Metrics,
     /// Totals.

@@ -17,6 +17,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::barrier::Barrier;
 use crate::clock::Clock;
 use crate::collector::{Collected, Collector, Point};
 use crate::ctx::Ctx;
@@ -35,6 +36,8 @@ pub const QUIET: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(5);
 /// Time to set up before the first connection.
 const LEAD: Duration = Duration::from_millis(100);
+/// How long shards wait for each other to start.
+const BARRIER_WAIT: Duration = Duration::from_secs(120);
 
 /// How to run a profile.
 #[derive(Debug, Clone)]
@@ -60,6 +63,10 @@ pub struct Options {
     /// Threads that run the client tasks (1: one thread, no work stealing,
     /// the least CPU per message).
     pub threads: usize,
+    /// A directory every shard of the run sees: the shards agree there on
+    /// one timeline and start publishing when all their subscribers are
+    /// subscribed ([`crate::barrier`]). Fresh for every run.
+    pub barrier: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -76,6 +83,7 @@ impl Options {
             broker_pid: None,
             broker_threads: None,
             threads: 1,
+            barrier: None,
         }
     }
 }
@@ -278,7 +286,22 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
         }
     }
     let clock = Clock::new();
-    let start_ns = clock.now_ns() + LEAD.as_nanos() as u64;
+    let barrier = options
+        .barrier
+        .as_deref()
+        .map(|d| Barrier::new(d, options.shard));
+    // Sharded with a barrier: the latest shard's clock starts every shard.
+    let now_ns = match &barrier {
+        Some(b) => b
+            .meet("start", clock.now_ns(), BARRIER_WAIT)
+            .await
+            .map_err(SwarmError::Options)?
+            .into_iter()
+            .max()
+            .unwrap_or_else(|| clock.now_ns()),
+        None => clock.now_ns(),
+    };
+    let start_ns = now_ns + LEAD.as_nanos() as u64;
     let ramp = profile.ramp_up();
     let publish_end_ns = start_ns + (ramp + profile.duration.get()).as_nanos() as u64;
     let drain_end_ns = publish_end_ns + profile.drain().as_nanos() as u64;
@@ -303,7 +326,8 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
 
     let subscribers = local.iter().filter(|c| c.role == Role::Subscriber).count();
     let (subscribed_tx, subscribed_rx) = watch::channel(false);
-    let countdown = Arc::new(Countdown::new(subscribers, subscribed_tx));
+    let (local_tx, mut local_rx) = watch::channel(false);
+    let countdown = Arc::new(Countdown::new(subscribers, local_tx));
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = Arc::new(Ctx {
         clock,
@@ -324,6 +348,18 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
     });
 
     let runtime = ClientRuntime::new(options.threads)?;
+    // Publishers go when this shard's subscribers are subscribed, and with
+    // a barrier when every shard's are.
+    runtime.handle.spawn(async move {
+        let _ = local_rx.wait_for(|r| *r).await;
+        if let Some(b) = barrier {
+            let left = Duration::from_nanos(publish_end_ns.saturating_sub(clock.now_ns()));
+            if let Err(e) = b.meet("subscribed", clock.now_ns(), left).await {
+                tracing::warn!("{e}; publishing anyway");
+            }
+        }
+        let _ = subscribed_tx.send(true);
+    });
     let cpu_before = cpu_mark(options);
     let mut subs = JoinSet::new();
     let mut pubs = JoinSet::new();
@@ -383,7 +419,9 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
             .last_delivery_ns
             .load(Ordering::Acquire)
             .max(publishers_done_ns);
-        if arrived >= owed
+        // Sharded, this shard's subscribers also wait for the other
+        // shards' publishers, which its counters do not see.
+        if (arrived >= owed && options.shard.count == 1)
             || now >= drain_end_ns
             || now.saturating_sub(last) >= QUIET.as_nanos() as u64
         {
@@ -409,11 +447,12 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
     drop(pubs);
     runtime.close().await;
     drop(ctx);
-    let (collected, log) = tokio::task::spawn_blocking(move || collector_thread.join())
+    let (mut collected, log) = tokio::task::spawn_blocking(move || collector_thread.join())
         .await
         .map_err(|e| SwarmError::Options(format!("collector: {e}")))?
         .map_err(|_| SwarmError::Options("the collector thread panicked".into()))?;
     bar.finish_and_clear();
+    collected.ledger.profile = profile.name.clone();
     Ok(Run {
         profile: profile.clone(),
         target: options.target.clone(),

@@ -62,6 +62,9 @@ pub enum SwarmError {
         /// Why.
         message: String,
     },
+    /// Shards' ledgers do not make one run.
+    #[error("merging shard ledgers: {0}")]
+    Merge(String),
     /// A histogram log could not be read or merged.
     #[error("{path}: {message}")]
     Log {

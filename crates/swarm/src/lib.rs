@@ -20,11 +20,13 @@
 //! in [`link`], [`publisher`], [`subscriber`] and [`engine`].
 
 pub mod accounting;
+pub mod barrier;
 pub mod capacity;
 pub mod clock;
 pub mod collector;
 pub mod compare;
 pub mod cpu;
+pub mod crossshard;
 pub mod ctx;
 pub mod engine;
 pub mod error;

@@ -21,6 +21,15 @@ pub struct Written {
     pub html: PathBuf,
     /// The interval histogram log.
     pub hlog: PathBuf,
+    /// The ledger in mergeable form (`load merge` accounts across shards
+    /// with it).
+    pub ledger: PathBuf,
+}
+
+/// The ledger file that goes with an interval log written by [`write`]
+/// (`x.hlog` → `x.ledger.json`).
+pub fn ledger_beside(hlog: &Path) -> PathBuf {
+    hlog.with_extension("ledger.json")
 }
 
 /// A file-name-safe form of a target name (`tcp://127.0.0.1:1883` becomes
@@ -69,12 +78,14 @@ pub fn write(run: &Run, dir: &Path) -> Result<Written, SwarmError> {
         json: dir.join(format!("{stem}.json")),
         html: dir.join(format!("{stem}.html")),
         hlog: dir.join(format!("{stem}.hlog")),
+        ledger: dir.join(format!("{stem}.ledger.json")),
     };
     let text = serde_json::to_string_pretty(&report).map_err(|e| SwarmError::report(&w.json, e))?;
     std::fs::write(&w.json, text + "\n").map_err(|e| SwarmError::report(&w.json, e))?;
     std::fs::write(&w.hlog, &run.log).map_err(|e| SwarmError::report(&w.hlog, e))?;
     std::fs::write(&w.html, html::page(run, &report))
         .map_err(|e| SwarmError::report(&w.html, e))?;
+    run.collected.ledger.write(&w.ledger)?;
     Ok(w)
 }
 
@@ -86,6 +97,10 @@ mod tests {
     fn target_names_become_file_names() {
         assert_eq!(safe_name("tcp://127.0.0.1:1883"), "tcp-127.0.0.1-1883");
         assert_eq!(safe_name("ref"), "ref");
+        assert_eq!(
+            ledger_beside(Path::new("r/p.shard-0-of-2.hlog")),
+            Path::new("r/p.shard-0-of-2.ledger.json")
+        );
         assert_eq!(
             folder(Path::new("reports"), "ref"),
             Path::new("reports/ref/load")

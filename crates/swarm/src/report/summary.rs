@@ -8,6 +8,7 @@ use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
 use super::json::Report;
+use crate::accounting::Accounting;
 
 #[derive(Tabled)]
 struct LatencyRow {
@@ -80,24 +81,7 @@ pub fn render(r: &Report) -> String {
     if !rows.is_empty() {
         let _ = writeln!(out, "{}", Table::new(rows).with(Style::sharp()));
     }
-    let qos: Vec<QosRow> = r
-        .accounting
-        .qos
-        .iter()
-        .enumerate()
-        .filter(|(_, q)| q.expected > 0 || q.duplicated > 0)
-        .map(|(i, q)| QosRow {
-            qos: i as u8,
-            expected: q.expected,
-            delivered: q.delivered,
-            lost: q.lost,
-            duplicated: q.duplicated,
-            out_of_order: q.out_of_order,
-        })
-        .collect();
-    if !qos.is_empty() {
-        let _ = writeln!(out, "{}", Table::new(qos).with(Style::sharp()));
-    }
+    out.push_str(&qos_table(&r.accounting));
     let a = &r.accounting;
     if a.unconfirmed + a.unexpected + a.not_judged + a.foreign > 0 {
         let _ = writeln!(
@@ -122,7 +106,51 @@ pub fn render(r: &Report) -> String {
     for (what, n) in r.errors.iter().take(5) {
         let _ = writeln!(out, "error x{n}: {what}");
     }
-    for p in r.accounting.problems.iter().take(10) {
+    out.push_str(&problem_lines(&r.accounting));
+    let v = &r.verdict;
+    let _ = writeln!(
+        out,
+        "verdict: delivery {}, SLO (p99 < {} ms) {}{}",
+        if v.delivery_ok { "PASS" } else { "FAIL" },
+        r.slo_p99_ms,
+        if v.slo_held { "held" } else { "broken" },
+        if v.reasons.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", v.reasons.join("; "))
+        }
+    );
+    out
+}
+
+/// The accounting per effective QoS, as a table (empty when nothing was
+/// owed).
+pub fn qos_table(a: &Accounting) -> String {
+    let qos: Vec<QosRow> = a
+        .qos
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| q.expected > 0 || q.duplicated > 0)
+        .map(|(i, q)| QosRow {
+            qos: i as u8,
+            expected: q.expected,
+            delivered: q.delivered,
+            lost: q.lost,
+            duplicated: q.duplicated,
+            out_of_order: q.out_of_order,
+        })
+        .collect();
+    if qos.is_empty() {
+        return String::new();
+    }
+    format!("{}\n", Table::new(qos).with(Style::sharp()))
+}
+
+/// The first problems, one line each, naming the publisher and the
+/// sequence numbers.
+pub fn problem_lines(a: &Accounting) -> String {
+    let mut out = String::new();
+    for p in a.problems.iter().take(10) {
         let seqs: Vec<String> = p
             .seqs
             .iter()
@@ -150,18 +178,5 @@ pub fn render(r: &Report) -> String {
             }
         );
     }
-    let v = &r.verdict;
-    let _ = writeln!(
-        out,
-        "verdict: delivery {}, SLO (p99 < {} ms) {}{}",
-        if v.delivery_ok { "PASS" } else { "FAIL" },
-        r.slo_p99_ms,
-        if v.slo_held { "held" } else { "broken" },
-        if v.reasons.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", v.reasons.join("; "))
-        }
-    );
     out
 }
