@@ -1,12 +1,14 @@
 //! Streaming decoder: turns a growing byte buffer into packets, one at a
 //! time, without ever allocating for bytes that have not arrived.
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 
 use crate::error::{DecodeError, ErrorKind, Violation};
 use crate::packet::{check_fixed_flags, Packet, PacketType};
 use crate::version::ProtocolVersion;
 use crate::wire::{read_vbi, VbiRead};
+
+mod fast;
 
 /// The largest packet MQTT can express: 1 + 4 + 268,435,455 bytes.
 pub const MAX_POSSIBLE_PACKET_SIZE: u32 = 268_435_460;
@@ -71,38 +73,24 @@ impl Decoder {
     /// packet's strings and payload share them. Never reserves memory for a
     /// claimed length.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
+        let Some(version) = self.version else {
+            return self.decode_learning(buf);
+        };
         let Some(&first) = buf.first() else {
             return Ok(None);
         };
         let (nibble, flags) = (first >> 4, first & 0x0F);
-        let Some(ptype) = PacketType::from_nibble(nibble, self.version) else {
-            return Err(Violation::malformed(
-                ErrorKind::InvalidPacketType(nibble),
-                &[],
-                self.version.map_or("2.2.1", |v| v.pick("2.2.1", "2.1.2")),
-            ));
+        let Some(ptype) = PacketType::from_nibble(nibble, Some(version)) else {
+            return Err(invalid_type(nibble, Some(version)));
         };
-        let version = match (self.version, ptype) {
-            (Some(v), _) => v,
-            (None, PacketType::Connect) => ProtocolVersion::V5,
-            (None, other) => {
-                return Err(Violation::protocol(
-                    ErrorKind::VersionUnknown(other),
-                    &["MQTT-3.1.0-1"],
-                    "3.1",
-                ))
-            }
-        };
-        // A server learns the version from CONNECT's Protocol Level, inside
-        // the body: CONNECT's fixed-header flags are checked once the body is
-        // here, so that the error cites the client's version's statements.
-        let learning = self.version.is_none();
-        if !learning {
-            check_fixed_flags(ptype, flags, version)?;
-        }
-        let (remaining, used) = match read_vbi(&buf[1..], self.version, "remaining length")? {
-            VbiRead::Done(n, used) => (n, used),
-            VbiRead::Incomplete => return Ok(None),
+        check_fixed_flags(ptype, flags, version)?;
+        // A Remaining Length below 128 is one byte: most packets.
+        let (remaining, used) = match buf.get(1) {
+            Some(&len) if len < 0x80 => (u32::from(len), 1),
+            _ => match read_vbi(&buf[1..], Some(version), "remaining length")? {
+                VbiRead::Done(n, used) => (n, used),
+                VbiRead::Incomplete => return Ok(None),
+            },
         };
         let total = 1 + used as u64 + u64::from(remaining);
         if total > u64::from(self.max_packet_size) {
@@ -112,22 +100,91 @@ impl Decoder {
         if buf.len() < total {
             return Ok(None);
         }
-        if learning {
-            let claimed = claimed_version(&buf[1 + used..total]);
-            check_fixed_flags(ptype, flags, claimed)?;
-            // Read without a version, the Remaining Length was not checked
-            // for minimal encoding, which 5.0 requires (MQTT-1.5.5-1).
-            read_vbi(&buf[1..], Some(claimed), "remaining length")?;
+        let body_start = 1 + used;
+        if matches!(
+            ptype,
+            PacketType::PubAck | PacketType::PubRec | PacketType::PubRel | PacketType::PubComp
+        ) {
+            if let Some(packet) = fast::bare_ack(ptype, &buf[body_start..total]) {
+                buf.advance(total);
+                return Ok(Some(packet));
+            }
         }
-        let frame = buf.split_to(total).freeze();
+        let mut frame = buf.split_to(total).freeze();
+        if ptype == PacketType::Publish {
+            match fast::publish(frame, flags, body_start, version) {
+                Ok(p) => return Ok(Some(Packet::Publish(p))),
+                Err(back) => frame = back,
+            }
+        }
         // Decoded in place, then moved once (see decode_body).
         let mut packet = Packet::PingReq;
-        Packet::decode_body(ptype, flags, &frame, 1 + used, version, &mut packet)?;
-        if let (None, Packet::Connect(c)) = (self.version, &packet) {
+        Packet::decode_body(ptype, flags, &frame, body_start, version, &mut packet)?;
+        Ok(Some(packet))
+    }
+
+    /// [`Decoder::decode`] on the server side before CONNECT has set the
+    /// version.
+    #[cold]
+    fn decode_learning(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
+        let Some(&first) = buf.first() else {
+            return Ok(None);
+        };
+        let (nibble, flags) = (first >> 4, first & 0x0F);
+        let Some(ptype) = PacketType::from_nibble(nibble, None) else {
+            return Err(invalid_type(nibble, None));
+        };
+        if ptype != PacketType::Connect {
+            return Err(Violation::protocol(
+                ErrorKind::VersionUnknown(ptype),
+                &["MQTT-3.1.0-1"],
+                "3.1",
+            ));
+        }
+        // The version is learnt from CONNECT's Protocol Level, inside the
+        // body: CONNECT's fixed-header flags are checked once the body is
+        // here, so that the error cites the client's version's statements.
+        let (remaining, used) = match read_vbi(&buf[1..], None, "remaining length")? {
+            VbiRead::Done(n, used) => (n, used),
+            VbiRead::Incomplete => return Ok(None),
+        };
+        let total = 1 + used as u64 + u64::from(remaining);
+        if total > u64::from(self.max_packet_size) {
+            return Err(too_large(total, self.max_packet_size, None));
+        }
+        let total = total as usize;
+        if buf.len() < total {
+            return Ok(None);
+        }
+        let claimed = claimed_version(&buf[1 + used..total]);
+        check_fixed_flags(ptype, flags, claimed)?;
+        // Read without a version, the Remaining Length was not checked
+        // for minimal encoding, which 5.0 requires (MQTT-1.5.5-1).
+        read_vbi(&buf[1..], Some(claimed), "remaining length")?;
+        let frame = buf.split_to(total).freeze();
+        let mut packet = Packet::PingReq;
+        Packet::decode_body(
+            ptype,
+            flags,
+            &frame,
+            1 + used,
+            ProtocolVersion::V5,
+            &mut packet,
+        )?;
+        if let Packet::Connect(c) = &packet {
             self.version = Some(c.protocol_version);
         }
         Ok(Some(packet))
     }
+}
+
+#[cold]
+fn invalid_type(nibble: u8, version: Option<ProtocolVersion>) -> Violation {
+    Violation::malformed(
+        ErrorKind::InvalidPacketType(nibble),
+        &[],
+        version.map_or("2.2.1", |v| v.pick("2.2.1", "2.1.2")),
+    )
 }
 
 /// The version a CONNECT body claims by its Protocol Level (the byte after
@@ -142,6 +199,7 @@ fn claimed_version(body: &[u8]) -> ProtocolVersion {
     }
 }
 
+#[cold]
 fn too_large(size: u64, max: u32, v: Option<ProtocolVersion>) -> Violation {
     Violation::new(
         ErrorKind::PacketTooLarge { size, max },

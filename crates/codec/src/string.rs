@@ -56,6 +56,16 @@ impl MqttString {
         Ok(MqttString(s))
     }
 
+    /// Wraps bytes received on the wire whose length (at most 65,535) and
+    /// absence of U+0000 the caller has checked; checks UTF-8.
+    #[inline]
+    pub(crate) fn from_checked_bytes(bytes: Bytes) -> Result<Self, StringError> {
+        debug_assert!(bytes.len() <= Self::MAX_LEN && !has_nul(&bytes));
+        ByteString::try_from(bytes)
+            .map(MqttString)
+            .map_err(|_| StringError::InvalidUtf8)
+    }
+
     /// The string.
     pub fn as_str(&self) -> &str {
         &self.0

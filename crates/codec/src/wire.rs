@@ -109,6 +109,11 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Where the next read starts, from the start of the frame.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     /// Bytes left in the current limit.
     pub(crate) fn remaining(&self) -> usize {
         self.end - self.pos
