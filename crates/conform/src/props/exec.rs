@@ -27,10 +27,13 @@ use tokio::time::Instant;
 
 use super::case::{
     client_name, filter, filter_kind, observer_filter, topic, will_topic, AliasOp, Case,
-    FilterKind, Op, OBSERVER, USER_KEYS, USER_VALUES,
+    FilterKind, Op, OBSERVER, TOPICS, USER_KEYS, USER_VALUES,
 };
 use super::script::{map, one_of, seq, Script};
-use super::want::{fits_extra, fits_other, fits_required, same_kind, Deliver, Rule, Source, Want};
+use super::want::{
+    fits_extra, fits_other, fits_required, same_kind, shared_retained_allowed, source_of,
+    Allowance, Deliver, Rule, Source, Want,
+};
 use crate::runner::RunBindings;
 use crate::scenario::packet::Bindings;
 use crate::scenario::{Capability, VersionTag};
@@ -108,6 +111,9 @@ pub struct CaseRun {
     pub executed: usize,
     /// The steps as a scenario.
     pub script: Script,
+    /// Latitudes of the specifications the target used (legal choices,
+    /// surprising ones counted so that a report can warn), by name.
+    pub allowances: BTreeMap<&'static str, usize>,
 }
 
 /// A delivery received and not yet acknowledged.
@@ -143,6 +149,9 @@ struct Party {
     received: Vec<(String, Bytes, u8, u16)>,
     /// Matched deliveries that allow further copies, with copies used.
     extras: Vec<(Deliver, Vec<bool>)>,
+    /// Retained messages a shared subscription of this connection may
+    /// have caused (topic, payload, QoS retained), each allowed once.
+    shared_retained: Vec<(String, Bytes, u8)>,
     next_id: u16,
 }
 
@@ -195,9 +204,14 @@ struct Exec<'a> {
     step: Option<usize>,
     op_text: String,
     subscribing: Option<(usize, Vec<String>)>,
+    allowances: BTreeMap<&'static str, usize>,
 }
 
 type Step<T> = Result<T, Stop>;
+
+/// How long a wait for one client's packet lasts before the others are
+/// looked at again.
+const WAIT_SLICE: Duration = Duration::from_millis(5);
 
 enum Stop {
     Diverged(Divergence),
@@ -252,6 +266,7 @@ pub async fn run_case(
         step: None,
         op_text: "setup".into(),
         subscribing: None,
+        allowances: BTreeMap::new(),
         b: bindings,
     };
     let mut executed = 0;
@@ -286,6 +301,7 @@ pub async fn run_case(
         error,
         executed,
         script: e.script,
+        allowances: e.allowances,
     }
 }
 
@@ -306,6 +322,7 @@ fn party(b: &RunBindings, name: String, manual: bool) -> Party {
         grants: BTreeMap::new(),
         received: Vec::new(),
         extras: Vec::new(),
+        shared_retained: Vec::new(),
         next_id: 0,
     }
 }
@@ -561,6 +578,7 @@ impl Exec<'_> {
         p.alias_max = 0;
         p.unacked.clear();
         p.extras.clear();
+        p.shared_retained.clear();
         if clean {
             p.rel.clear();
             p.live_only_rel.clear();
@@ -708,7 +726,29 @@ impl Exec<'_> {
                 ("properties", props),
             ]),
         );
-        self.subscribing = Some((c, subs.iter().map(|(f, _)| self.bind(f)).collect()));
+        let bound: Vec<String> = subs.iter().map(|(f, _)| self.bind(f)).collect();
+        let now = self.now();
+        let mut topics: Vec<String> = (0..TOPICS.len() as u8).map(topic).collect();
+        topics.extend(self.parties.iter().map(|p| will_topic(&p.name)));
+        let kept: Vec<(String, Bytes, u8)> = topics
+            .iter()
+            .filter_map(|t| self.model.retained().get(&self.bind(t)))
+            .filter(|m| !m.is_expired(now))
+            .map(|m| {
+                (
+                    m.publish.topic.as_str().to_owned(),
+                    m.publish.payload.clone(),
+                    m.publish.qos.bits(),
+                )
+            })
+            .collect();
+        let allowed = if self.v5 {
+            shared_retained_allowed(&bound, &kept)
+        } else {
+            Vec::new()
+        };
+        self.parties[c].shared_retained.extend(allowed);
+        self.subscribing = Some((c, bound));
         self.send_both(c, Packet::Subscribe(packet)).await?;
         let r = self.settle().await;
         self.subscribing = None;
@@ -1188,7 +1228,6 @@ impl Exec<'_> {
                 return Ok(());
             };
             let now = Instant::now();
-            let shared = matches!(&want, Want::Deliver(d) if d.candidates.len() > 1);
             let target = match &want {
                 Want::Deliver(d) => d.candidates.first().copied().unwrap_or(wparty),
                 _ => wparty,
@@ -1196,16 +1235,13 @@ impl Exec<'_> {
             if now >= deadline || self.parties[target].live.is_none() {
                 return Err(self.missing(target, &want));
             }
-            let slice = if shared {
-                Duration::from_millis(5).min(deadline - now)
-            } else {
-                deadline - now
-            };
+            // In slices, so that what other clients receive meanwhile is
+            // answered: a broker that releases a QoS 2 message only on the
+            // publisher's PUBREL (Method A of §4.3.3, figure 4.3) waits for
+            // the PUBREC that another client holds to be answered.
+            let slice = WAIT_SLICE.min(deadline - now);
             if let Some(p) = self.pull(target, slice).await? {
                 self.classify(target, p).await?;
-            } else if !shared {
-                // Nothing within the whole wait.
-                return Err(self.missing(target, &want));
             }
         }
     }
@@ -1229,11 +1265,25 @@ impl Exec<'_> {
             .as_ref()
             .map(|c| c.pending())
             .unwrap_or_default();
+        let copies: Vec<u8> = match want {
+            Want::Deliver(d) => self.parties[party]
+                .received
+                .iter()
+                .filter(|(t, pl, _, _)| *t == d.topic && *pl == d.payload)
+                .map(|r| r.2)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let earlier = if copies.is_empty() {
+            String::new()
+        } else {
+            format!(" (copies of it received before, at QoS {copies:?})")
+        };
         let observed = if pending.is_empty() {
-            format!("nothing within {:?}", self.s.wait)
+            format!("nothing within {:?}{earlier}", self.s.wait)
         } else {
             format!(
-                "nothing matching within {:?}; queued: {}",
+                "nothing matching within {:?}{earlier}; queued: {}",
                 self.s.wait,
                 pending
                     .iter()
@@ -1499,6 +1549,21 @@ impl Exec<'_> {
             };
             return self.ack(c, u).await;
         }
+        if self.shared_retained(c, &topic, &p) {
+            self.allowed(Allowance::SharedRetained);
+            if q > 0 {
+                let u = Unacked {
+                    live_id: p.packet_id,
+                    live_qos: q,
+                    model_party: c,
+                    model_id: 0,
+                    model_qos: 0,
+                    save: 0,
+                };
+                return self.ack(c, u).await;
+            }
+            return Ok(());
+        }
         let desc = mqtt_client::describe::describe(&Packet::Publish(p.clone()));
         let name = self.parties[c].name.clone();
         if let Some((k, m)) = misfit {
@@ -1524,6 +1589,21 @@ impl Exec<'_> {
         Err(self.diverged(c, Rule::UnexpectedDelivery, "no such PUBLISH".into(), desc))
     }
 
+    /// True when `p` is a retained message a shared subscription of `c`
+    /// may have caused ([`shared_retained_allowed`]); the allowance is used up.
+    fn shared_retained(&mut self, c: usize, topic: &str, p: &Publish) -> bool {
+        let list = &mut self.parties[c].shared_retained;
+        let hit = list.iter().position(|(t, payload, q)| {
+            p.retain && !p.dup && t == topic && *payload == p.payload && p.qos.bits() <= *q
+        });
+        hit.map(|i| list.remove(i)).is_some()
+    }
+
+    /// Counts a use of a latitude the specifications give.
+    fn allowed(&mut self, a: Allowance) {
+        *self.allowances.entry(a.name()).or_insert(0) += 1;
+    }
+
     async fn accept_delivery(
         &mut self,
         c: usize,
@@ -1541,7 +1621,7 @@ impl Exec<'_> {
                 let used = vec![false; d.sources.len()];
                 self.parties[c].extras.push((d.clone(), used));
                 // The required copy stands for one of the sources.
-                if let Some(i) = d.sources.iter().position(|s| s.qos == q) {
+                if let Some(i) = source_of(d, p) {
                     if let Some(last) = self.parties[c].extras.last_mut() {
                         last.1[i] = true;
                     }

@@ -38,7 +38,7 @@ pub mod shrink;
 pub mod strategy;
 pub mod want;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,6 +84,10 @@ pub struct PropsOptions {
     pub max_saved: usize,
     /// Stop at the first divergence (the self-check).
     pub stop_at_first: bool,
+    /// Also write every divergent case as run, unshrunk, under
+    /// `counterexamples/unshrunk/` (to judge each class, not only the
+    /// first of each rule).
+    pub save_unshrunk: bool,
 }
 
 impl Default for PropsOptions {
@@ -98,6 +102,7 @@ impl Default for PropsOptions {
             shrink_runs: 300,
             max_saved: 3,
             stop_at_first: false,
+            save_unshrunk: true,
         }
     }
 }
@@ -175,6 +180,19 @@ pub struct Found {
     pub file: Option<PathBuf>,
 }
 
+/// One divergent case as first seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct Seen {
+    /// The case's index in the run.
+    pub case: usize,
+    /// The case's version.
+    pub version: String,
+    /// The rule.
+    pub rule: String,
+    /// The divergence.
+    pub text: String,
+}
+
 /// What a property run found against one target.
 #[derive(Debug, Clone, Serialize)]
 pub struct PropsReport {
@@ -194,6 +212,12 @@ pub struct PropsReport {
     pub operations: usize,
     /// Divergences by rule (first case of each), shrunk and saved.
     pub found: Vec<Found>,
+    /// Every divergence as first seen (case, version, rule, text), so that
+    /// each class can be judged, not only the first of each rule.
+    pub all: Vec<Seen>,
+    /// Latitudes the target used that the model does not take (legal
+    /// choices), by name, with how many times.
+    pub allowances: BTreeMap<String, usize>,
     /// Wall time of the cases (without shrinking), seconds.
     pub seconds: f64,
     /// Cases per second.
@@ -218,6 +242,12 @@ impl PropsReport {
         );
         for e in &self.error_samples {
             let _ = writeln!(s, "  error: {e}");
+        }
+        for (k, n) in &self.allowances {
+            let _ = writeln!(
+                s,
+                "  legal choice [{k}]: {n} times (allowed, not a divergence)"
+            );
         }
         for f in &self.found {
             let _ = writeln!(
@@ -341,9 +371,33 @@ pub async fn run_props_at(
             .collect(),
         operations: results.iter().map(|r| r.2.executed).sum(),
         found: Vec::new(),
+        all: results
+            .iter()
+            .filter_map(|(i, case, run)| {
+                run.divergence.as_ref().map(|d| Seen {
+                    case: *i,
+                    version: case.version.as_str().to_owned(),
+                    rule: d.rule.name().to_owned(),
+                    text: d.to_string(),
+                })
+            })
+            .collect(),
+        allowances: BTreeMap::new(),
         seconds,
         cases_per_second: results.len() as f64 / seconds.max(1e-9),
     };
+    for (_, _, run) in &results {
+        for (k, n) in &run.allowances {
+            *report.allowances.entry((*k).to_owned()).or_insert(0) += n;
+        }
+    }
+    if let Some((scenarios, reports)) = save.filter(|_| o.save_unshrunk) {
+        for (i, case, run) in &results {
+            if let Some(d) = &run.divergence {
+                let _ = save::write_unshrunk(scenarios, reports, name, o.seed, *i, case, run, d);
+            }
+        }
+    }
     let mut rules_seen = BTreeSet::new();
     for (i, case, run) in &results {
         let Some(d) = &run.divergence else { continue };

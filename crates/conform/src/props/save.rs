@@ -26,7 +26,41 @@ pub fn write(
     let dir = reports_dir
         .join(crate::app::sanitize(target))
         .join("counterexamples");
-    std::fs::create_dir_all(&dir)?;
+    write_in(&dir, scenarios_dir, target, seed, index, case, run, d)
+}
+
+/// Writes a divergent case as it ran, not shrunk, under
+/// `counterexamples/unshrunk/`; returns its path.
+#[allow(clippy::too_many_arguments)]
+pub fn write_unshrunk(
+    scenarios_dir: &Path,
+    reports_dir: &Path,
+    target: &str,
+    seed: u64,
+    index: usize,
+    case: &Case,
+    run: &CaseRun,
+    d: &Divergence,
+) -> std::io::Result<PathBuf> {
+    let dir = reports_dir
+        .join(crate::app::sanitize(target))
+        .join("counterexamples")
+        .join("unshrunk");
+    write_in(&dir, scenarios_dir, target, seed, index, case, run, d)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_in(
+    dir: &Path,
+    scenarios_dir: &Path,
+    target: &str,
+    seed: u64,
+    index: usize,
+    case: &Case,
+    run: &CaseRun,
+    d: &Divergence,
+) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
     let v5 = case.version == VersionTag::V5;
     let known = known_ids(scenarios_dir).ok();
     let mut statements: Vec<String> = d

@@ -22,12 +22,18 @@
 //!   for 0x00 (5.0 §3.4.2.1), UNSUBACK 0x00 for 0x11 No subscription
 //!   existed (5.0 §3.11.3);
 //! * **ordering** only where 4.6 demands it (MQTT-4.6.0-5/6): per client,
-//!   for messages of one topic, one publisher and one QoS.
+//!   for messages of one topic, one publisher and one QoS;
+//! * **retained messages on a new shared subscription** (5.0): §3.3.1.3
+//!   sends retained messages to new non-shared subscriptions, MQTT-3.3.1-9
+//!   to every subscription with Retain Handling 0; the model sends none,
+//!   a copy with RETAIN 1 is allowed and counted ([`Allowance`]).
 
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
+use mqtt_codec::topic::matches;
 use mqtt_codec::{Packet, Publish};
+use mqtt_model::subscriptions::parse_filter;
 
 /// A broken expectation and the rule it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +99,25 @@ impl Rule {
             Rule::DeliveryFields => "delivery-fields",
             Rule::Order => "order",
             Rule::Connection => "connection",
+        }
+    }
+}
+
+/// A latitude of the specifications a target used that the model does not
+/// take: legal, counted so that a report can say how often (a warning at
+/// most, never a divergence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Allowance {
+    /// A retained message sent because of a new shared subscription (5.0
+    /// §3.3.1.3 against MQTT-3.3.1-9).
+    SharedRetained,
+}
+
+impl Allowance {
+    /// A short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Allowance::SharedRetained => "retained-on-shared-subscribe",
         }
     }
 }
@@ -349,6 +374,40 @@ pub fn fits_extra(d: &Deliver, p: &Publish, v5: bool) -> Option<usize> {
     })
 }
 
+/// The retained messages (`kept`: topic, payload, QoS) that the shared
+/// filters among `filters` (one SUBSCRIBE) match: each may arrive once per
+/// matching shared filter,
+/// with RETAIN 1 and at no more than its QoS. The model sends none (5.0
+/// §3.3.1.3 directs retained messages to new non-shared subscriptions),
+/// but MQTT-3.3.1-9 requires them for Retain Handling 0 without exception:
+/// either is allowed ([`Allowance::SharedRetained`]).
+pub fn shared_retained_allowed(
+    filters: &[String],
+    kept: &[(String, Bytes, u8)],
+) -> Vec<(String, Bytes, u8)> {
+    let mut out = Vec::new();
+    for f in filters {
+        let (group, inner) = parse_filter(f, true);
+        if group.is_none() {
+            continue;
+        }
+        out.extend(kept.iter().filter(|(t, _, _)| matches(inner, t)).cloned());
+    }
+    out
+}
+
+/// The source (matching subscription) a copy of `d` stands for: the one
+/// with its QoS and its subscription identifier, else the first with its
+/// QoS (a single copy carrying every identifier).
+pub fn source_of(d: &Deliver, p: &Publish) -> Option<usize> {
+    let q = p.qos.bits();
+    let ids = sorted_ids(p);
+    d.sources
+        .iter()
+        .position(|s| s.qos == q && s.id.into_iter().collect::<Vec<_>>() == ids)
+        .or_else(|| d.sources.iter().position(|s| s.qos == q))
+}
+
 /// Compares a non-PUBLISH packet with a want of the same type.
 pub fn fits_other(want: &Want, p: &Packet, v5: bool) -> Result<(), Misfit> {
     match (want, p) {
@@ -521,6 +580,29 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_stands_for_the_subscription_whose_identifier_it_carries() {
+        let d = deliver(vec![
+            Source {
+                qos: 0,
+                retain: false,
+                id: None,
+            },
+            Source {
+                qos: 0,
+                retain: false,
+                id: Some(1),
+            },
+        ]);
+        assert_eq!(source_of(&d, &publish(0, &[1])), Some(1));
+        assert_eq!(source_of(&d, &publish(0, &[])), Some(0));
+        assert_eq!(source_of(&d, &publish(1, &[1])), None);
+        // The other copy still fits once the first is used.
+        let mut rest = d.clone();
+        rest.sources[1].qos = 9;
+        assert_eq!(fits_extra(&rest, &publish(0, &[]), true), Some(0));
+    }
+
+    #[test]
     fn dup_and_user_property_order_are_checked() {
         let mut d = deliver(vec![Source {
             qos: 1,
@@ -539,6 +621,31 @@ mod tests {
         p.properties.user_properties.reverse();
         p.dup = true;
         assert!(fits_required(&d, &p, true).is_err());
+    }
+
+    #[test]
+    fn retained_copies_are_allowed_only_for_shared_filters_that_match() {
+        let kept = vec![
+            ("r/t".to_owned(), Bytes::from_static(b"p"), 1),
+            ("s/t".to_owned(), Bytes::from_static(b"q"), 0),
+        ];
+        let got = shared_retained_allowed(&["$share/g/r/+".to_owned()], &kept);
+        assert_eq!(got, vec![kept[0].clone()]);
+        assert!(
+            shared_retained_allowed(&["r/+".to_owned(), "#".to_owned()], &kept).is_empty(),
+            "the model predicts non-shared ones"
+        );
+        assert_eq!(
+            shared_retained_allowed(&["$share/g/#".to_owned()], &kept),
+            kept
+        );
+        let two = ["$share/g/#".to_owned(), "$share/g/r/t".to_owned()];
+        assert_eq!(
+            shared_retained_allowed(&two, &kept).len(),
+            3,
+            "one copy per matching shared filter"
+        );
+        assert!(shared_retained_allowed(&["$share/g/x".to_owned()], &kept).is_empty());
     }
 
     #[test]
