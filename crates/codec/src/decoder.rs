@@ -111,11 +111,17 @@ impl Decoder {
             }
         }
         let mut frame = buf.split_to(total).freeze();
-        if ptype == PacketType::Publish {
-            match fast::publish(frame, flags, body_start, version) {
+        match ptype {
+            PacketType::Publish => match fast::publish(frame, flags, body_start, version) {
                 Ok(p) => return Ok(Some(Packet::Publish(p))),
                 Err(back) => frame = back,
-            }
+            },
+            PacketType::Subscribe => match fast::subscribe(frame, body_start, version) {
+                Ok(s) => return Ok(Some(Packet::Subscribe(s))),
+                Err(fast::GiveUp::Error(e)) => return Err(e),
+                Err(fast::GiveUp::General(back)) => frame = back,
+            },
+            _ => {}
         }
         // Decoded in place, then moved once (see decode_body).
         let mut packet = Packet::PingReq;

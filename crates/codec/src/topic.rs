@@ -121,6 +121,9 @@ fn validate_wildcards(filter: &str, version: ProtocolVersion) -> Result<(), Viol
     // suffice: '/', '#' and '+' are ASCII and never part of a multi-byte
     // character.
     let bytes = filter.as_bytes();
+    if wildcards_stand_alone(bytes) {
+        return Ok(());
+    }
     let mut from = 0;
     while let Some(at) = next_wildcard(bytes, from) {
         let before = bytes.get(..at).unwrap_or_default();
@@ -136,6 +139,28 @@ fn validate_wildcards(filter: &str, version: ProtocolVersion) -> Result<(), Viol
         from = end;
     }
     Ok(())
+}
+
+/// True when every `+` is a whole level and every `#` a whole level that
+/// ends the filter: then no level breaks a rule. A quick test, one look at
+/// the neighbours of each wildcard; when it fails, the level by level
+/// check finds and names the error.
+#[inline]
+fn wildcards_stand_alone(bytes: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(at) = next_wildcard(bytes, from) {
+        let starts_level = at == 0 || bytes.get(at - 1) == Some(&b'/');
+        let next = bytes.get(at + 1);
+        let ends_level = match bytes.get(at) {
+            Some(b'#') => next.is_none(),
+            _ => next.is_none_or(|&b| b == b'/'),
+        };
+        if !(starts_level && ends_level) {
+            return false;
+        }
+        from = at + 1;
+    }
+    true
 }
 
 /// The position of the first `#` or `+` at or after `from`.

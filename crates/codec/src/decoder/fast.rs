@@ -12,13 +12,17 @@
 
 use bytes::{Buf, Bytes};
 
-use crate::packet::{PacketType, PubResponse, Publish};
+use crate::error::Violation;
+use crate::packet::{
+    PacketType, PubResponse, Publish, Subscribe, Subscription, SubscriptionOptions,
+};
 use crate::properties::{Properties, PropertyContext};
 use crate::qos::QoS;
 use crate::reason::ReasonCode;
 use crate::string::MqttString;
+use crate::topic::{split_shared, validate_topic_filter};
 use crate::version::ProtocolVersion;
-use crate::wire::Reader;
+use crate::wire::{find_any, string_violation, Reader};
 
 /// Two big-endian bytes at `at`, if there.
 #[inline(always)]
@@ -100,18 +104,15 @@ pub(super) fn publish(
     }
     let mut properties = Properties::new();
     if v.is_v5() {
-        match b.get(pos) {
-            Some(0) => pos += 1,
-            Some(_) => {
-                let mut r = Reader::new(&frame, pos, PacketType::Publish, v);
-                if properties
-                    .decode_into(&mut r, PropertyContext::Publish)
-                    .is_err()
-                {
-                    return Err(frame);
-                }
-                pos = r.position();
-            }
+        match properties_at(
+            &frame,
+            pos,
+            PacketType::Publish,
+            PropertyContext::Publish,
+            v,
+            &mut properties,
+        ) {
+            Some(end) => pos = end,
             None => return Err(frame),
         }
     }
@@ -128,6 +129,118 @@ pub(super) fn publish(
         properties,
         payload: frame,
     })
+}
+
+/// Why a fast path did not return a packet.
+pub(super) enum GiveUp {
+    /// The general decoder must decide, from this frame.
+    General(Bytes),
+    /// The packet breaks a rule, and this is the error the general decoder
+    /// would report.
+    Error(Violation),
+}
+
+/// Reads a property length at `pos` and the properties after it into
+/// `props`; the position after them, or `None` on anything unusual.
+#[inline]
+fn properties_at(
+    frame: &Bytes,
+    pos: usize,
+    ptype: PacketType,
+    ctx: PropertyContext,
+    v: ProtocolVersion,
+    props: &mut Properties,
+) -> Option<usize> {
+    match frame.get(pos) {
+        Some(0) => Some(pos + 1),
+        Some(_) => {
+            let mut r = Reader::new(frame, pos, ptype, v);
+            props.decode_into(&mut r, ctx).ok()?;
+            Some(r.position())
+        }
+        None => None,
+    }
+}
+
+/// A SUBSCRIBE, from its whole `frame` (the body starts at `start`). The
+/// last filter is the frame itself, cut down to the filter: one reference
+/// fewer to count than a slice of it.
+#[inline]
+pub(super) fn subscribe(
+    mut frame: Bytes,
+    start: usize,
+    v: ProtocolVersion,
+) -> Result<Subscribe, GiveUp> {
+    let packet_id = match u16_at(&frame, start) {
+        Some(id) if id != 0 => id,
+        _ => return Err(GiveUp::General(frame)),
+    };
+    let mut properties = Properties::new();
+    let mut pos = start + 2;
+    if v.is_v5() {
+        match properties_at(
+            &frame,
+            pos,
+            PacketType::Subscribe,
+            PropertyContext::Subscribe,
+            v,
+            &mut properties,
+        ) {
+            Some(end) => pos = end,
+            None => return Err(GiveUp::General(frame)),
+        }
+    }
+    let mut filters = Vec::new();
+    let last = loop {
+        let Some((range, options)) = filter_at(&frame, pos, v) else {
+            return Err(GiveUp::General(frame));
+        };
+        pos = range.end + 1;
+        if pos == frame.len() {
+            break (range, options);
+        }
+        filters.push(Subscription {
+            filter: match MqttString::from_checked_bytes(frame.slice(range)) {
+                Ok(f) => f,
+                Err(_) => return Err(GiveUp::General(frame)),
+            },
+            options,
+        });
+    };
+    frame.truncate(last.0.end);
+    frame.advance(last.0.start);
+    let filter = MqttString::from_checked_bytes(frame)
+        .map_err(|e| GiveUp::Error(string_violation(e, "topic filter", v)))?;
+    filters.push(Subscription {
+        filter,
+        options: last.1,
+    });
+    Ok(Subscribe {
+        packet_id,
+        properties,
+        filters,
+    })
+}
+
+/// The range of a valid topic filter whose length is at `pos`, and its
+/// valid subscription options, or `None`.
+#[inline]
+fn filter_at(
+    b: &[u8],
+    pos: usize,
+    v: ProtocolVersion,
+) -> Option<(std::ops::Range<usize>, SubscriptionOptions)> {
+    let len = usize::from(u16_at(b, pos)?);
+    let range = pos + 2..pos + 2 + len;
+    let text = std::str::from_utf8(b.get(range.clone())?).ok()?;
+    if find_any(text.as_bytes(), [0]).is_some() || validate_topic_filter(text, v).is_err() {
+        return None;
+    }
+    let options = SubscriptionOptions::from_byte(*b.get(range.end)?, v).ok()?;
+    if v.is_v5() && options.no_local && split_shared(text).is_some() {
+        return None;
+    }
+    Some((range, options))
 }
 
 /// True when `t` holds U+0000, `+` or `#` (all ASCII, so a byte scan is
@@ -190,6 +303,72 @@ mod tests {
                 frame.extend(body);
                 (flags, frame)
             })
+    }
+
+    /// A SUBSCRIBE frame of 0 to 3 filters drawn like the topics above,
+    /// with options and property bytes that break each rule.
+    fn subscribe_frame() -> impl Strategy<Value = Vec<u8>> {
+        let filter_byte = prop::sample::select(vec![b'a', b'/', 0, b'+', b'#', 0xC3, 0xA9, b'$']);
+        let filter = (
+            prop::collection::vec(filter_byte, 0..8),
+            prop::sample::select(vec![0u8, 1, 2, 3, 0x04, 0x05, 0x0A, 0x30, 0x40]),
+            any::<bool>(),
+        )
+            .prop_map(|(f, opt, shared)| {
+                let mut t = if shared {
+                    b"$share/g/".to_vec()
+                } else {
+                    vec![]
+                };
+                t.extend(f);
+                let mut out = (t.len() as u16).to_be_bytes().to_vec();
+                out.extend(t);
+                out.push(opt);
+                out
+            });
+        (
+            prop::sample::select(vec![vec![0, 0], vec![0, 9]]),
+            prop::sample::select(vec![
+                vec![],
+                vec![0],
+                vec![2, 0x0B, 7],
+                vec![4, 0x0B, 7, 0x0B, 8],
+                vec![2, 0x0B, 0],
+                vec![2, 0x1F, 0],
+            ]),
+            prop::collection::vec(filter, 0..4),
+            prop::collection::vec(any::<u8>(), 0..2),
+        )
+            .prop_map(|(id, props, filters, tail)| {
+                let mut body = id;
+                body.extend(props);
+                body.extend(filters.concat());
+                body.extend(tail);
+                let mut frame = vec![0x82, body.len() as u8];
+                frame.extend(body);
+                frame
+            })
+    }
+
+    proptest! {
+        /// The same for SUBSCRIBE; and an error the fast path reports is
+        /// the general decoder's.
+        #[test]
+        fn the_subscribe_fast_path_agrees_with_the_general_decoder(
+            frame in subscribe_frame(),
+            v5 in any::<bool>(),
+        ) {
+            let v = if v5 { ProtocolVersion::V5 } else { ProtocolVersion::V311 };
+            let frame = Bytes::from(frame);
+            let mut general = Packet::PingReq;
+            let general = Packet::decode_body(PacketType::Subscribe, 2, &frame, 2, v, &mut general)
+                .map(|()| general);
+            match subscribe(frame.clone(), 2, v) {
+                Ok(fast) => prop_assert_eq!(general, Ok(Packet::Subscribe(fast))),
+                Err(GiveUp::Error(e)) => prop_assert_eq!(general, Err(e)),
+                Err(GiveUp::General(_)) => {}
+            }
+        }
     }
 
     proptest! {

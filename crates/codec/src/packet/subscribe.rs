@@ -76,7 +76,7 @@ impl SubscriptionOptions {
             | ((self.retain_handling as u8) << 4)
     }
 
-    fn from_byte(b: u8, v: ProtocolVersion) -> Result<Self, Violation> {
+    pub(crate) fn from_byte(b: u8, v: ProtocolVersion) -> Result<Self, Violation> {
         let reserved = v.pick(0xFC, 0xC0);
         if b & reserved != 0 {
             return Err(Violation::malformed(
