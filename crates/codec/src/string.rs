@@ -58,7 +58,7 @@ impl MqttString {
 
     /// Wraps bytes received on the wire whose length (at most 65,535) and
     /// absence of U+0000 the caller has checked; checks UTF-8.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn from_checked_bytes(bytes: Bytes) -> Result<Self, StringError> {
         debug_assert!(bytes.len() <= Self::MAX_LEN && !has_nul(&bytes));
         ByteString::try_from(bytes)

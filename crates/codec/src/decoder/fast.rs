@@ -20,9 +20,8 @@ use crate::properties::{Properties, PropertyContext};
 use crate::qos::QoS;
 use crate::reason::ReasonCode;
 use crate::string::MqttString;
-use crate::topic::{split_shared, validate_topic_filter};
 use crate::version::ProtocolVersion;
-use crate::wire::{find_any, string_violation, Reader};
+use crate::wire::{string_violation, Reader};
 
 /// Two big-endian bytes at `at`, if there.
 #[inline(always)]
@@ -63,7 +62,7 @@ pub(super) fn bare_ack(ptype: PacketType, body: &[u8]) -> Option<crate::Packet> 
 /// header included; the body starts at `start`). The payload is the frame
 /// itself, advanced past the headers: no second reference to count.
 /// Gives the frame back when the general decoder must decide.
-#[inline]
+#[inline(always)]
 pub(super) fn publish(
     mut frame: Bytes,
     flags: u8,
@@ -165,7 +164,7 @@ fn properties_at(
 /// A SUBSCRIBE, from its whole `frame` (the body starts at `start`). The
 /// last filter is the frame itself, cut down to the filter: one reference
 /// fewer to count than a slice of it.
-#[inline]
+#[inline(never)]
 pub(super) fn subscribe(
     mut frame: Bytes,
     start: usize,
@@ -190,7 +189,7 @@ pub(super) fn subscribe(
             None => return Err(GiveUp::General(frame)),
         }
     }
-    let mut filters = Vec::new();
+    let mut filters = Vec::with_capacity(4);
     let last = loop {
         let Some((range, options)) = filter_at(&frame, pos, v) else {
             return Err(GiveUp::General(frame));
@@ -222,8 +221,10 @@ pub(super) fn subscribe(
     })
 }
 
-/// The range of a valid topic filter whose length is at `pos`, and its
-/// valid subscription options, or `None`.
+/// The range of a topic filter whose length is at `pos` and which keeps
+/// the rules (UTF-8 is checked when it becomes a string), and its valid
+/// subscription options; `None` for anything else, `$share/` filters
+/// included.
 #[inline]
 fn filter_at(
     b: &[u8],
@@ -232,33 +233,75 @@ fn filter_at(
 ) -> Option<(std::ops::Range<usize>, SubscriptionOptions)> {
     let len = usize::from(u16_at(b, pos)?);
     let range = pos + 2..pos + 2 + len;
-    let text = std::str::from_utf8(b.get(range.clone())?).ok()?;
-    if find_any(text.as_bytes(), [0]).is_some() || validate_topic_filter(text, v).is_err() {
+    let filter = b.get(range.clone())?;
+    if !plain_filter(filter) || (v.is_v5() && filter.starts_with(b"$share/")) {
         return None;
     }
     let options = SubscriptionOptions::from_byte(*b.get(range.end)?, v).ok()?;
-    if v.is_v5() && options.no_local && split_shared(text).is_some() {
-        return None;
-    }
     Some((range, options))
 }
 
-/// True when `t` holds U+0000, `+` or `#` (all ASCII, so a byte scan is
-/// exact on UTF-8), eight bytes at a time and without branching on each
-/// word: `b | 0x08 == b'+'` holds for exactly `+` (0x2B) and `#` (0x23),
-/// so one "has zero byte" test covers both wildcards, another U+0000.
+/// True for a non-empty filter without U+0000 whose every `+` is a whole
+/// level and whose only `#` is a whole last level (MQTT-4.7.1-2/-3 in
+/// 3.1.1, MQTT-4.7.1-1/-2 in 5.0). Only the flagged bytes of each word
+/// are looked at.
+#[inline]
+fn plain_filter(f: &[u8]) -> bool {
+    let Some(last) = f.len().checked_sub(1) else {
+        return false;
+    };
+    let keeps_rules = |i: usize| {
+        let whole = |ends: bool| (i == 0 || f.get(i - 1) == Some(&b'/')) && ends;
+        match f.get(i) {
+            Some(0) => false,
+            Some(b'+') => whole(i == last || f.get(i + 1) == Some(&b'/')),
+            Some(b'#') => whole(i == last),
+            _ => true,
+        }
+    };
+    let mut chunks = f.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // Every flagged byte is checked, so a false flag (possible above a
+        // true one) only costs a look.
+        let mut flags = nul_or_wildcard_flags(w);
+        while flags != 0 {
+            if !keeps_rules(base + (flags.trailing_zeros() / 8) as usize) {
+                return false;
+            }
+            flags &= flags - 1;
+        }
+        base += 8;
+    }
+    (base..f.len()).all(keeps_rules)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `w` that may be U+0000, `+` or `#`: every
+/// such byte is flagged, and a flag is false only above a true one.
+/// `b | 0x08 == b'+'` holds for exactly `+` (0x2B) and `#` (0x23), so one
+/// "has zero byte" test covers both wildcards, another U+0000.
 #[inline(always)]
-fn has_nul_or_wildcard(t: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+fn nul_or_wildcard_flags(w: u64) -> u64 {
     const PLUS: u64 = ONES * b'+' as u64;
     const BIT3: u64 = ONES * 0x08;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    zero_byte(w) | zero_byte((w | BIT3) ^ PLUS)
+}
+
+/// True when `t` holds U+0000, `+` or `#` (all ASCII, so a byte scan is
+/// exact on UTF-8), eight bytes at a time without a branch per word.
+#[inline(always)]
+fn has_nul_or_wildcard(t: &[u8]) -> bool {
     let mut chunks = t.chunks_exact(8);
     let mut found = 0;
     for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        found |= zero_byte(w) | zero_byte((w | BIT3) ^ PLUS);
+        found |= nul_or_wildcard_flags(u64::from_le_bytes([
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+        ]));
     }
     found != 0
         || chunks
@@ -386,6 +429,45 @@ mod tests {
                 .map(|()| general);
             if let Ok(fast) = publish(frame.clone(), flags, 2, v) {
                 prop_assert_eq!(general, Ok(Packet::Publish(fast)));
+            }
+        }
+    }
+
+    #[test]
+    fn plain_filters_are_exactly_the_valid_ones() {
+        // Every filter of up to 6 characters over an alphabet of the
+        // characters the rules are about.
+        let alphabet = [b'a', b'/', b'+', b'#', 0];
+        let mut filters = vec![vec![]];
+        for _ in 0..6 {
+            let longer: Vec<Vec<u8>> = filters
+                .iter()
+                .filter(|f| f.len() == filters.last().map_or(0, Vec::len))
+                .flat_map(|f| {
+                    alphabet.iter().map(move |&c| {
+                        let mut g = f.clone();
+                        g.push(c);
+                        g
+                    })
+                })
+                .collect();
+            filters.extend(longer);
+        }
+        // Around them, text that puts them across word boundaries.
+        let prefixes: [&[u8]; 4] = [b"", b"abc/", b"abcdefg/", b"abcdefghijklmn/"];
+        let suffixes: [&[u8]; 2] = [b"", b"/abcdefghij"];
+        for core in filters {
+            for (p, s) in prefixes
+                .iter()
+                .flat_map(|p| suffixes.iter().map(move |s| (p, s)))
+            {
+                let f = [*p, &core, *s].concat();
+                let text = std::str::from_utf8(&f).unwrap_or_default();
+                for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
+                    let general =
+                        !f.contains(&0) && crate::topic::validate_topic_filter(text, v).is_ok();
+                    assert_eq!(plain_filter(&f), general, "{f:?} in {v}");
+                }
             }
         }
     }
