@@ -22,10 +22,18 @@ pub fn cases(o: &ConformOptions) -> usize {
 /// The property options `o` gives against `target`.
 pub fn options(o: &ConformOptions, target: &str) -> PropsOptions {
     let (wait, quiet) = waits_for(target);
+    // Against the in-process reference a few cases in fifteen sleep (the
+    // expiry and keep-alive operations): more of them at once keep the
+    // cores busy meanwhile.
+    let parallel = if target == "ref" {
+        o.parallel.max(1) * 4
+    } else {
+        o.parallel.max(1)
+    };
     let mut p = PropsOptions {
         cases: cases(o),
         seed: o.seed.unwrap_or_else(super::fresh_seed),
-        parallel: o.parallel.max(1),
+        parallel,
         version: o.version,
         ..PropsOptions::default()
     };

@@ -155,6 +155,37 @@ pub struct PubProps {
     pub content_type: bool,
 }
 
+/// A CONNECT the server must refuse, sent on a connection of its own (the
+/// case's client `c` lends its name: `c0r`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadConnect {
+    /// 3.1.1: Protocol Level 6: CONNACK 0x01, then the close (MQTT-3.1.2-2).
+    Level,
+    /// The reserved Connect Flags bit set: the close, without CONNACK in
+    /// 3.1.1 (MQTT-3.1.2-3, MQTT-3.1.4-1), with at most a CONNACK of 0x80
+    /// or above in 5.0 (§3.1.4, §4.13).
+    ReservedFlag,
+    /// 3.1.1: an empty Client Identifier with Clean Session 0: CONNACK
+    /// 0x02, then the close (MQTT-3.1.3-8).
+    EmptyIdPersistent,
+}
+
+/// Bytes after CONNECT that are not a well-formed packet: the server
+/// closes the connection (3.1.1 MQTT-4.8.0-1, 5.0 MQTT-4.13.1-1, with at
+/// most a DISCONNECT of 0x80 or above first) and the Will is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// PUBLISH with both QoS bits set (MQTT-3.3.1-4).
+    PublishQos3,
+    /// SUBSCRIBE whose fixed-header flags are 0000, not 0010 (MQTT-3.8.1-1).
+    SubscribeFlags,
+}
+
+/// How long [`Op::Expire`] waits: long enough for a Message Expiry
+/// Interval of 1 s to have passed whatever the broker's clock granularity
+/// (whole seconds), and for one of 100 s to have visibly decreased.
+pub const EXPIRE_WAIT_MS: u64 = 2_500;
+
 /// One operation of a case. Client indices refer to the case's clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -209,7 +240,8 @@ pub enum Op {
         qos: u8,
         /// RETAIN.
         retain: bool,
-        /// Zero-length payload (with RETAIN: clears the retained message).
+        /// Zero-length payload for the last message of the burst (with
+        /// RETAIN: clears the retained message).
         empty: bool,
         /// How many messages (1 to 3), to exercise ordering (§4.6).
         count: u8,
@@ -226,7 +258,48 @@ pub enum Op {
         /// Client.
         client: u8,
     },
+    /// A CONNECT the server must refuse, on a new connection.
+    Refused {
+        /// Client lending its name.
+        client: u8,
+        /// What is wrong with it.
+        kind: BadConnect,
+    },
+    /// Malformed bytes on the client's connection.
+    Malformed {
+        /// Client.
+        client: u8,
+        /// What is wrong with them.
+        kind: Malformed,
+    },
+    /// 5.0: a retained message with a Message Expiry Interval, then
+    /// [`EXPIRE_WAIT_MS`] of silence, then a subscription to its topic:
+    /// gone if the interval has passed (MQTT-3.3.2-5), else delivered with
+    /// the interval less the time waited (MQTT-3.3.2-6).
+    Expire {
+        /// Client.
+        client: u8,
+        /// Index into [`TOPICS`].
+        topic: u8,
+        /// QoS.
+        qos: u8,
+        /// Message Expiry Interval, seconds (1: gone after the wait).
+        expiry: u32,
+    },
+    /// A new connection (the client's name with `k`) with Keep Alive 1 s
+    /// that stays silent: the server must close it after 1.5 s (3.1.1
+    /// MQTT-3.1.2-24, 5.0 MQTT-3.1.2-22); the close is awaited up to
+    /// [`LAPSE_BOUND_MS`].
+    Lapse {
+        /// Client lending its name.
+        client: u8,
+    },
 }
+
+/// The longest [`Op::Lapse`] waits for the close, from the CONNECT: the
+/// bound the scenario library's keep-alive scenario uses (1.5 × 1 s plus
+/// scheduling and a timer's granularity).
+pub const LAPSE_BOUND_MS: u64 = 3_000;
 
 impl Op {
     /// The client the operation acts on.
@@ -239,7 +312,11 @@ impl Op {
             | Op::Unsubscribe { client, .. }
             | Op::Publish { client, .. }
             | Op::Ack { client }
-            | Op::Ping { client } => *client,
+            | Op::Ping { client }
+            | Op::Refused { client, .. }
+            | Op::Malformed { client, .. }
+            | Op::Expire { client, .. }
+            | Op::Lapse { client } => *client,
         }
     }
 }
@@ -263,6 +340,7 @@ impl Case {
             matches!(
                 o,
                 Op::Drop { .. }
+                    | Op::Malformed { .. }
                     | Op::Disconnect {
                         publish_will: true,
                         ..

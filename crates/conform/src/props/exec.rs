@@ -10,6 +10,8 @@
 //! reaching it proves the broker has seen the close before the next step
 //! (no race between a close and the next CONNECT or PUBLISH).
 
+mod special;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -434,7 +436,21 @@ impl Exec<'_> {
                 self.connect(c, clean, persistent, Some(w)).await?;
                 Ok(true)
             }
+            Op::Refused { kind, .. } => self.refused(c, *kind).await,
+            Op::Lapse { .. } => self.lapse(c).await,
             _ if !connected => Ok(false),
+            Op::Malformed { kind, .. } => self.malformed(c, *kind).await,
+            Op::Expire {
+                topic: t,
+                qos: q,
+                expiry,
+                ..
+            } => {
+                if !self.has(Capability::Retain) {
+                    return Ok(false);
+                }
+                self.expire(c, i, *t, *q, *expiry).await
+            }
             Op::Disconnect { publish_will, .. } => {
                 let reason = if self.v5 && *publish_will { 0x04 } else { 0 };
                 self.disconnect(c, reason).await?;
@@ -513,8 +529,12 @@ impl Exec<'_> {
                 ..
             } => {
                 let retain = *retain && self.has(Capability::Retain);
-                for k in 0..(*count).clamp(1, 3) {
-                    let payload = if *empty {
+                let n = (*count).clamp(1, 3);
+                for k in 0..n {
+                    // Only the last of a burst is empty: identical messages
+                    // in one step would make which copy stands for which
+                    // ambiguous (shared groups alternate with plain copies).
+                    let payload = if *empty && k + 1 == n {
                         String::new()
                     } else {
                         format!("p{i}.{k}")
@@ -1047,6 +1067,9 @@ impl Exec<'_> {
             }
             Packet::PingResp => Want::PingResp,
             Packet::Publish(p) => Want::Deliver(Box::new(self.deliver_want(party, &p))),
+            // Closing for a malformed packet: the DISCONNECT is optional
+            // (5.0 §4.13) and judged where the close is awaited.
+            Packet::Disconnect(_) if self.closing_party == Some(party) => return Ok(()),
             other => {
                 return Err(Stop::Error(format!(
                     "the model sent {} to {}: the generator made an invalid operation",

@@ -95,6 +95,17 @@ impl Script {
         self.push("connect", body);
     }
 
+    /// A step `keyword` with `body`, for `client`.
+    pub fn step(&mut self, client: &str, keyword: &str, body: Value) {
+        self.client(client);
+        self.push(keyword, body);
+    }
+
+    /// `sleep` for `ms` milliseconds.
+    pub fn sleep(&mut self, ms: u64) {
+        self.push("sleep", format!("{ms}ms").into());
+    }
+
     /// `send`.
     pub fn send(&mut self, client: &str, packet: Value) {
         self.client(client);

@@ -9,10 +9,11 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use proptest::sample::select;
+use proptest::strategy::{BoxedStrategy, Union};
 
 use super::case::{
-    filter_has_wildcard, filter_kind, AliasOp, Case, ClientSpec, FilterKind, Op, PubProps, SubOp,
-    WillOp, FILTERS, TOPICS, USER_KEYS, USER_VALUES,
+    filter_has_wildcard, filter_kind, AliasOp, BadConnect, Case, ClientSpec, FilterKind, Malformed,
+    Op, PubProps, SubOp, WillOp, FILTERS, TOPICS, USER_KEYS, USER_VALUES,
 };
 use crate::scenario::{Capability, VersionTag};
 
@@ -169,16 +170,61 @@ fn op(p: &Profile, v: VersionTag, clients: u8) -> impl Strategy<Value = Op> {
     let unsubscribe = (c.clone(), prop::collection::vec(select(filters), 1..=2))
         .prop_map(|(client, filters)| Op::Unsubscribe { client, filters });
     let connect = (c.clone(), Just(p.clone())).prop_flat_map(|(client, p)| connect(&p, client));
-    prop_oneof![
-        8 => publish,
-        5 => subscribe,
-        2 => unsubscribe,
-        2 => connect,
-        1 => (c.clone(), any::<bool>()).prop_map(move |(client, w)| Op::Disconnect { client, publish_will: w && v5 }),
-        2 => c.clone().prop_map(|client| Op::Drop { client }),
-        2 => c.clone().prop_map(|client| Op::Ack { client }),
-        1 => c.prop_map(|client| Op::Ping { client }),
-    ]
+    let bad: Vec<BadConnect> = if v5 {
+        vec![BadConnect::ReservedFlag]
+    } else {
+        vec![
+            BadConnect::Level,
+            BadConnect::ReservedFlag,
+            BadConnect::EmptyIdPersistent,
+        ]
+    };
+    let refused = (c.clone(), select(bad)).prop_map(|(client, kind)| Op::Refused { client, kind });
+    // Expire (5.0) waits 2.5 s and Lapse up to 3 s: rare (weight 2 in
+    // about 250, one case in fifteen each), so that a run against ref
+    // stays fast.
+    let malformed = (
+        c.clone(),
+        select(vec![Malformed::PublishQos3, Malformed::SubscribeFlags]),
+    )
+        .prop_map(|(client, kind)| Op::Malformed { client, kind });
+    let expire = (
+        c.clone(),
+        0..TOPICS.len() as u8,
+        qos(p.max_qos()),
+        select(vec![1u32, 100]),
+    )
+        .prop_map(|(client, topic, qos, expiry)| Op::Expire {
+            client,
+            topic,
+            qos,
+            expiry,
+        });
+    let mut options: Vec<(u32, BoxedStrategy<Op>)> = vec![
+        (80, publish.boxed()),
+        (50, subscribe.boxed()),
+        (20, unsubscribe.boxed()),
+        (20, connect.boxed()),
+        (
+            10,
+            (c.clone(), any::<bool>())
+                .prop_map(move |(client, w)| Op::Disconnect {
+                    client,
+                    publish_will: w && v5,
+                })
+                .boxed(),
+        ),
+        (20, c.clone().prop_map(|client| Op::Drop { client }).boxed()),
+        (20, c.clone().prop_map(|client| Op::Ack { client }).boxed()),
+        (10, c.clone().prop_map(|client| Op::Ping { client }).boxed()),
+        (8, refused.boxed()),
+        (8, malformed.boxed()),
+        (2, c.prop_map(|client| Op::Lapse { client }).boxed()),
+    ];
+    if v5 && retain {
+        options.push((2, expire.boxed()));
+    }
+    Union::new_weighted(options)
 }
 
 /// Cases for `profile`: a version, 1 to 4 clients, a CONNECT for each, then
@@ -252,7 +298,19 @@ mod tests {
                     Op::Connect { clean, persist, will, .. } => {
                         prop_assert!(*clean && !*persist && !will.retain);
                     }
+                    Op::Expire { .. } => prop_assert!(false, "5.0 and retain only"),
                     _ => {}
+                }
+            }
+        }
+
+        /// Refusals a version does not define are never generated: a 5.0
+        /// case has no Protocol Level or empty-identifier refusal.
+        #[test]
+        fn refusals_fit_the_version(c in case(&profile(ALL_CAPABILITIES, vec![VersionTag::V5]))) {
+            for op in &c.ops {
+                if let Op::Refused { kind, .. } = op {
+                    prop_assert_eq!(*kind, BadConnect::ReservedFlag);
                 }
             }
         }

@@ -59,6 +59,12 @@ pub enum Rule {
     /// The server closed the connection, or sent something malformed or
     /// unexpected.
     Connection,
+    /// A CONNECT the server must refuse was not refused as required.
+    Refusal,
+    /// Malformed input did not close the connection.
+    MalformedInput,
+    /// A lapsed keep alive did not close the connection in time.
+    KeepAlive,
 }
 
 impl Rule {
@@ -83,6 +89,17 @@ impl Rule {
             (Rule::Order, _) => &["MQTT-4.6.0-5", "MQTT-4.6.0-6"],
             (Rule::Connection, false) => &["MQTT-4.8.0-1"],
             (Rule::Connection, true) => &["MQTT-4.13.1-1"],
+            (Rule::Refusal, false) => &[
+                "MQTT-3.1.2-2",
+                "MQTT-3.1.2-3",
+                "MQTT-3.1.3-8",
+                "MQTT-3.1.4-1",
+            ],
+            (Rule::Refusal, true) => &["MQTT-3.1.2-3", "MQTT-3.1.4-1"],
+            (Rule::MalformedInput, false) => &["MQTT-4.8.0-1", "MQTT-3.3.1-4", "MQTT-3.8.1-1"],
+            (Rule::MalformedInput, true) => &["MQTT-4.13.1-1", "MQTT-3.3.1-4", "MQTT-3.8.1-1"],
+            (Rule::KeepAlive, false) => &["MQTT-3.1.2-24"],
+            (Rule::KeepAlive, true) => &["MQTT-3.1.2-22"],
         }
     }
 
@@ -99,6 +116,9 @@ impl Rule {
             Rule::DeliveryFields => "delivery-fields",
             Rule::Order => "order",
             Rule::Connection => "connection",
+            Rule::Refusal => "refusal",
+            Rule::MalformedInput => "malformed-input",
+            Rule::KeepAlive => "keep-alive",
         }
     }
 }
