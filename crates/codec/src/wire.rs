@@ -162,7 +162,20 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
 
+    /// A Variable Byte Integer; one byte (below 128) in the common case.
+    #[inline]
     pub(crate) fn vbi(&mut self, field: &'static str) -> Result<u32, Violation> {
+        if self.pos < self.end {
+            let b = self.frame[self.pos];
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u32::from(b));
+            }
+        }
+        self.vbi_long(field)
+    }
+
+    fn vbi_long(&mut self, field: &'static str) -> Result<u32, Violation> {
         match read_vbi(&self.frame[self.pos..self.end], Some(self.version), field)? {
             VbiRead::Done(v, used) => {
                 self.pos += used;
