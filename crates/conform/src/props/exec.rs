@@ -1593,12 +1593,12 @@ impl Exec<'_> {
             let want = self.wants[k].want.clone();
             let matcher = self.matcher(&want, None);
             self.script.expect(&name, matcher, None);
-            return Err(self.diverged(
-                c,
-                Rule::DeliveryFields,
-                want.describe(),
-                format!("{desc}: {m}"),
-            ));
+            let rule = if m.starts_with("QoS ") {
+                Rule::DeliveryQos
+            } else {
+                Rule::DeliveryFields
+            };
+            return Err(self.diverged(c, rule, want.describe(), format!("{desc}: {m}")));
         }
         let matcher = map(vec![
             ("type", "publish".into()),

@@ -52,8 +52,11 @@ pub enum Rule {
     MissingDelivery,
     /// A message that should not have arrived did.
     UnexpectedDelivery,
-    /// A delivery's QoS, RETAIN, DUP or properties are wrong.
+    /// A delivery's RETAIN, DUP or properties are wrong.
     DeliveryFields,
+    /// A delivery's QoS is not the one due (granted and published QoS,
+    /// overlapping subscriptions).
+    DeliveryQos,
     /// Deliveries of one topic from one publisher at one QoS out of order.
     Order,
     /// The server closed the connection, or sent something malformed or
@@ -86,6 +89,8 @@ impl Rule {
             (Rule::UnexpectedDelivery, true) => &["MQTT-3.3.4-2", "MQTT-3.10.4-2"],
             (Rule::DeliveryFields, false) => &["MQTT-3.3.1-9", "MQTT-3.3.5-1"],
             (Rule::DeliveryFields, true) => &["MQTT-3.3.1-12", "MQTT-3.3.4-2"],
+            (Rule::DeliveryQos, false) => &["MQTT-3.8.4-6", "MQTT-3.3.5-1"],
+            (Rule::DeliveryQos, true) => &["MQTT-3.8.4-8", "MQTT-3.3.4-2"],
             (Rule::Order, _) => &["MQTT-4.6.0-5", "MQTT-4.6.0-6"],
             (Rule::Connection, false) => &["MQTT-4.8.0-1"],
             (Rule::Connection, true) => &["MQTT-4.13.1-1"],
@@ -114,6 +119,7 @@ impl Rule {
             Rule::MissingDelivery => "missing-delivery",
             Rule::UnexpectedDelivery => "unexpected-delivery",
             Rule::DeliveryFields => "delivery-fields",
+            Rule::DeliveryQos => "delivery-qos",
             Rule::Order => "order",
             Rule::Connection => "connection",
             Rule::Refusal => "refusal",
