@@ -23,6 +23,9 @@ use crate::schedule::Schedule;
 const MAX_PER_TURN: usize = 256;
 /// Write buffer bytes above which no more messages are queued this turn.
 const MAX_PENDING: usize = 256 * 1024;
+/// The timer's resolution (tokio's): messages due within one tick share a
+/// write.
+const TICK_NS: u64 = 1_000_000;
 /// How long a churning publisher waits for its window to empty.
 const CHURN_GRACE: Duration = Duration::from_secs(2);
 
@@ -164,9 +167,17 @@ impl State {
         let mut churning = false;
         let mut churn_deadline = None;
         let ping_after = ctx.ping_after();
+        // Messages go out on timer ticks: everything due by a tick in one
+        // write. A read or a finished write in between sends only when the
+        // schedule is a tick or more behind (the window was full).
+        let mut tick = true;
         loop {
             let now_ns = ctx.clock.now_ns();
-            if !churning {
+            let send = tick
+                || sched
+                    .peek_ns()
+                    .is_some_and(|t| t.saturating_add(TICK_NS) <= now_ns);
+            if !churning && send {
                 let mut queued = 0;
                 while self.inflight.len() < window
                     && queued < MAX_PER_TURN
@@ -241,7 +252,9 @@ impl State {
                 wake = wake.min(link.last_write() + p);
             }
             batch.flush();
-            match link.wait(wake).await {
+            let woke = link.wait(wake).await;
+            tick = matches!(woke, Ok(Woke::Timer));
+            match woke {
                 Err(e) => return End::Failed(e),
                 Ok(Woke::Read) => loop {
                     match link.next_packet() {
