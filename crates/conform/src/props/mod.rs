@@ -17,16 +17,18 @@
 //! it. Cases use fresh client ids and a fresh topic root, so they run
 //! concurrently against one broker.
 //!
-//! What the generator leaves out, and why (each would make a correct broker
-//! look wrong, or a run slow): Will Delay Interval and expiry timing (all
-//! delays 0, expiry intervals of minutes, checked within a rounding
-//! margin, MQTT-3.3.2-6); takeover of a connected client id (the fate of
-//! the old connection's will is left open, alternatives `takeover-will`);
-//! shared subscriptions other than QoS 0 by clients whose session ends with
-//! the connection (which member gets a message is the only latitude,
-//! 4.8.2); `$` topics (MQTT-4.7.2-1 leaves their use to the broker);
-//! malformed packets and refused connections (the scenario library and the
-//! fuzzer cover them).
+//! Beyond sessions, subscriptions and messages, cases refuse CONNECTs
+//! (bad protocol level, reserved flag, empty client id with Clean Session
+//! 0), send malformed packets after CONNECT, let a Message Expiry Interval
+//! of 1 s pass (5.0) and a keep alive of 1 s lapse; the last two sleep
+//! (2.5 s, up to 3 s) and are rare. What the generator leaves out, and why
+//! (each would make a correct broker look wrong, or a run slow): Will
+//! Delay Interval (all delays 0); takeover of a connected client id (the
+//! fate of the old connection's will is left open, alternatives
+//! `takeover-will`); shared subscriptions other than QoS 0 by clients
+//! whose session ends with the connection (which member gets a message is
+//! the only latitude, 4.8.2); `$` topics (MQTT-4.7.2-1 leaves their use to
+//! the broker).
 
 pub mod app;
 pub mod case;

@@ -134,6 +134,7 @@ impl Exec<'_> {
         expected: String,
         r: Result<CloseReport, ClientError>,
         pending: &[Packet],
+        waited: Duration,
     ) -> Stop {
         let queued = pending
             .iter()
@@ -250,7 +251,7 @@ impl Exec<'_> {
             {
                 Ok(true)
             }
-            r => Err(self.close_divergence(c, Rule::Refusal, expected, r, &pending)),
+            r => Err(self.close_divergence(c, Rule::Refusal, expected, r, &pending, self.s.wait)),
         }
     }
 
@@ -336,6 +337,7 @@ impl Exec<'_> {
                     expected.into(),
                     r,
                     &pending,
+                    self.s.wait,
                 ));
             }
         }
@@ -492,6 +494,7 @@ impl Exec<'_> {
                     ),
                     r,
                     &pending,
+                    bound,
                 ))
             }
         }
