@@ -144,10 +144,7 @@ impl Exec<'_> {
         let observed = match r {
             Ok(c) => format!("closed ({:?}) after {queued}", c.kind),
             Err(e) if e.is_timeout() => {
-                format!(
-                    "the connection still open after {:?}; received: [{queued}]",
-                    self.s.wait
-                )
+                format!("the connection still open after {waited:?}; received: [{queued}]")
             }
             Err(e) => e.to_string(),
         };
