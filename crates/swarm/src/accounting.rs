@@ -9,7 +9,7 @@
 //! or duplicated (the effective QoS: the lower of the publisher's and the
 //! subscription's), and names the publisher and the sequence numbers.
 
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 
 use serde::Serialize;
 
@@ -129,9 +129,9 @@ pub struct Ledger {
     pub(crate) status: Vec<Vec<u8>>,
     /// Per (stream, publisher): what arrived, judged here or not (the
     /// other shards' share is merged by [`crate::crossshard`]).
-    pub(crate) receipts: HashMap<(u32, u32), Receipt>,
+    pub(crate) receipts: FastMap<(u32, u32), Receipt>,
     /// Per (subscriber, publisher): the highest sequence seen per QoS + 1.
-    order: HashMap<(u32, u32), [u64; 3]>,
+    order: FastMap<(u32, u32), [u64; 3]>,
     pub(crate) unexpected: u64,
     not_judged: u64,
     pub(crate) foreign: u64,
@@ -148,8 +148,8 @@ impl Ledger {
     pub fn new(plan: &Plan) -> Ledger {
         Ledger {
             status: vec![Vec::new(); plan.clients.len()],
-            receipts: HashMap::new(),
-            order: HashMap::new(),
+            receipts: FastMap::default(),
+            order: FastMap::default(),
             unexpected: 0,
             not_judged: 0,
             foreign: 0,

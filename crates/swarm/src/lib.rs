@@ -31,6 +31,7 @@ pub mod ctx;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod fasthash;
 pub mod hdrlog;
 pub mod link;
 pub mod metrics;

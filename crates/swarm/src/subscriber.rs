@@ -6,7 +6,6 @@
 //! session it may churn: reconnect on a period, resubscribing only when the
 //! broker kept no session.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::ctx::{Batch, Ctx};
 use crate::event::Event;
+use crate::fasthash::FastSet;
 use crate::link::{Link, Woke};
 use crate::payload::Header;
 use crate::plan::ClientPlan;
@@ -81,7 +81,7 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64, ready: Arc<C
     let mut state = State {
         subscribed: false,
         counted: false,
-        awaiting_rel: HashSet::new(),
+        awaiting_rel: FastSet::default(),
     };
     loop {
         if *stop.borrow_and_update() {
@@ -153,7 +153,7 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64, ready: Arc<C
 struct State {
     subscribed: bool,
     counted: bool,
-    awaiting_rel: HashSet<u16>,
+    awaiting_rel: FastSet<u16>,
 }
 
 impl State {
