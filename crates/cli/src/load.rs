@@ -563,3 +563,6 @@ async fn compare_on(
     let _ = writeln!(t, "\npeer command: `{}`\n", peer.command);
     Ok(t)
 }
+
+#[cfg(test)]
+mod k8s_tests;
