@@ -31,7 +31,9 @@ pub(crate) struct FuzzArgs {
     /// Cases in flight at once (a target's `parallel` in targets.yaml caps it).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// Seconds a valid connection may take to answer the final PINGREQ.
+    /// Seconds a valid connection may take to answer the final PINGREQ, at
+    /// least: the bound grows with the target's measured answer latency
+    /// (100 times its 99.9th percentile, up to 12 times this floor).
     #[arg(long, default_value_t = 5.0)]
     hang: f64,
     /// A broker holding more than this many MiB after the run is a finding.

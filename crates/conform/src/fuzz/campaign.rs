@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, RwLock};
 use super::case::Case;
 use super::exec::{self, Bounds, Transcript};
 use super::health::{self, ProcState, TICKS_PER_SEC};
+use super::latency::Latency;
 use super::minimise::{minimise, Replayed};
 use super::oracle::{self, Coverage, Finding, Kind};
 use super::report::{CampaignReport, ReportedFinding};
@@ -143,10 +144,22 @@ struct Shared {
     cases: AtomicU64,
     connections: AtomicU64,
     gate: RwLock<Vec<SocketAddr>>,
-    recent: Mutex<VecDeque<(u64, Case)>>,
+    /// Numbers of the latest cases (a case is regenerated from its number).
+    recent: Mutex<VecDeque<u64>>,
     coverage: Mutex<Coverage>,
     mutations: Mutex<BTreeMap<String, u64>>,
     trouble: tokio::sync::Notify,
+    /// Answer latency of each target (same order as `gate`).
+    latency: Vec<Latency>,
+}
+
+impl Shared {
+    /// The waits of a case against target `i` now.
+    fn bounds(&self, i: usize, configured: &Bounds) -> Bounds {
+        self.latency
+            .get(i)
+            .map_or(*configured, |l| l.bounds(configured))
+    }
 }
 
 /// A candidate from a worker.
@@ -174,7 +187,7 @@ pub async fn run_and_judge(
     bounds: &Bounds,
 ) -> (Transcript, Vec<Finding>, Coverage) {
     let sents: Vec<oracle::Sent> = (0..case.conns())
-        .map(|c| oracle::analyze(&case.blobs(c).iter().map(|b| b.to_vec()).collect::<Vec<_>>()))
+        .map(|c| oracle::analyze(&case.blobs(c)))
         .collect();
     let clean: Vec<bool> = sents.iter().map(oracle::Sent::clean).collect();
     let t = exec::run(case, addr, bounds, &clean).await;
@@ -184,10 +197,18 @@ pub async fn run_and_judge(
         if rec.connect_failed.is_some() {
             continue;
         }
-        // Judge what was actually written.
-        let sent = oracle::analyze(&rec.sent);
-        cov.add(&sent, rec);
-        findings.extend(oracle::judge(c, rec, &sent));
+        // Judge what was actually written (all of the case's blobs, unless
+        // a write failed or the connection was dropped early).
+        let again;
+        let sent = if rec.sent.len() == sents[c].blobs {
+            &sents[c]
+        } else {
+            again = oracle::analyze(&rec.sent);
+            &again
+        };
+        let reading = oracle::read_answers(&rec.received, sent);
+        cov.add_reading(sent, &reading);
+        findings.extend(oracle::judge_reading(c, rec, sent, &reading));
     }
     (t, findings, cov)
 }
@@ -301,6 +322,7 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
         coverage: Mutex::new(Coverage::default()),
         mutations: Mutex::new(BTreeMap::new()),
         trouble: tokio::sync::Notify::new(),
+        latency: lives.iter().map(|_| Latency::default()).collect(),
     });
     let seeds = Arc::new(seeds);
     let (tx, mut rx) = mpsc::channel::<Candidate>(256);
@@ -317,12 +339,38 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
             opts.max_cases,
         );
         workers.spawn(async move {
+            // Coverage and mutation counts, merged into the shared ones now
+            // and then rather than after every case.
+            let mut cov_acc = Coverage::default();
+            let mut mut_acc: BTreeMap<&'static str, u64> = BTreeMap::new();
+            let flush = |cov: &mut Coverage, muts: &mut BTreeMap<&'static str, u64>| {
+                shared
+                    .coverage
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .merge(cov);
+                let mut m = shared
+                    .mutations
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for (name, k) in std::mem::take(muts) {
+                    *m.entry(name.to_owned()).or_default() += k;
+                }
+                *cov = Coverage::default();
+            };
+            let mut done = 0u64;
             loop {
+                if done % 256 == 0 {
+                    flush(&mut cov_acc, &mut mut_acc);
+                }
+                done += 1;
                 if shared.stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
+                    flush(&mut cov_acc, &mut mut_acc);
                     return;
                 }
                 let n = shared.next.fetch_add(1, Ordering::Relaxed);
                 if max.is_some_and(|m| n >= m) {
+                    flush(&mut cov_acc, &mut mut_acc);
                     return;
                 }
                 let template = generate(&seeds, seed, n);
@@ -332,15 +380,21 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
                         .recent
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    r.push_back((n, template.clone()));
+                    r.push_back(n);
                     if r.len() > 64 {
                         r.pop_front();
                     }
                 }
                 let addrs = shared.gate.read().await;
                 let mut results = Vec::new();
-                for addr in addrs.iter() {
-                    results.push(run_and_judge(&case, *addr, &bounds).await);
+                for (i, addr) in addrs.iter().enumerate() {
+                    let r = run_and_judge(&case, *addr, &shared.bounds(i, &bounds)).await;
+                    if let Some(l) = shared.latency.get(i) {
+                        for d in &r.0.latencies {
+                            l.record(*d);
+                        }
+                    }
+                    results.push(r);
                 }
                 drop(addrs);
                 shared.cases.fetch_add(1, Ordering::Relaxed);
@@ -353,24 +407,14 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
                     if t.conns.iter().any(|c| c.connect_failed.is_some()) {
                         shared.trouble.notify_one();
                     }
-                    shared
-                        .coverage
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .merge(&cov);
+                    cov_acc.merge(&cov);
                     for x in f {
                         all.push((i, x));
                     }
                     transcripts.push(t);
                 }
-                {
-                    let mut m = shared
-                        .mutations
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    for name in &template.mutations {
-                        *m.entry((*name).to_owned()).or_default() += 1;
-                    }
+                for name in &template.mutations {
+                    *mut_acc.entry(name).or_default() += 1;
                 }
                 // Differential: answers that differ with no oracle finding.
                 if transcripts.len() > 1 && all.is_empty() {
@@ -429,12 +473,15 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
     let mut peak_rss = first_rss.map_or(0, |s| s.rss_kib);
     let mut last_probe = Instant::now();
     let mut last_print = Instant::now();
+    let mut last_roll = Instant::now();
+    let cpu_at_start = own_cpu_ticks();
+    let mut hang_bound = opts.bounds.hang;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         let trouble = tokio::select! {
             c = rx.recv() => match c {
                 Some(c) => {
-                    handle_candidate(c, &mut lives, opts, &out_dir, &mut seen, &mut report, &mut replay_token).await;
+                    handle_candidate(c, &shared, &mut lives, opts, &out_dir, &mut seen, &mut report, &mut replay_token).await;
                     false
                 }
                 None => break,
@@ -454,6 +501,13 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
                 report.findings.len()
             );
         }
+        if last_roll.elapsed() >= Duration::from_secs(2) {
+            last_roll = Instant::now();
+            for (i, l) in shared.latency.iter().enumerate() {
+                l.roll();
+                hang_bound = hang_bound.max(shared.bounds(i, &opts.bounds).hang);
+            }
+        }
         // Resources and process liveness.
         let mut dead = None;
         for (i, l) in lives.iter().enumerate() {
@@ -472,9 +526,8 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
             last_probe = Instant::now();
             for (i, l) in lives.iter().enumerate() {
                 report.probes.0 += 1;
-                if let Err(e) =
-                    health::probe(l.addr, l.probe_version(), Duration::from_secs(5), 3).await
-                {
+                let within = shared.bounds(i, &opts.bounds).hang;
+                if let Err(e) = health::probe(l.addr, l.probe_version(), within, 3).await {
                     report.probes.1 += 1;
                     dead = Some((
                         i,
@@ -492,12 +545,14 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .iter()
-                .cloned()
+                .map(|&n| (n, generate(&seeds, opts.seed, n)))
                 .collect();
+            let within = shared.bounds(i, &opts.bounds).hang;
             let ok = handle_death(
                 i,
                 kind,
                 &why,
+                within,
                 recent,
                 &mut lives,
                 opts,
@@ -527,6 +582,15 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
     while workers.join_next().await.is_some() {}
     let seconds = started.elapsed().as_secs_f64();
     let cases = shared.cases.load(Ordering::Relaxed);
+    if let (Some(a), Some(b)) = (cpu_at_start, own_cpu_ticks()) {
+        report.process_cpu_seconds = Some((b - a) as f64 / TICKS_PER_SEC as f64);
+    }
+    report.hang_bound_s = hang_bound.as_secs_f64();
+    report.latency_ms = shared
+        .latency
+        .first()
+        .and_then(Latency::high)
+        .map(|(a, b)| (a.as_secs_f64() * 1e3, b.as_secs_f64() * 1e3));
 
     // Idle resources of a local broker: memory, and CPU while nothing is sent.
     if let Some(pid) = lives[0].pid() {
@@ -602,6 +666,14 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
     Ok(report)
 }
 
+/// CPU time of this process, clock ticks.
+fn own_cpu_ticks() -> Option<u64> {
+    match health::sample(std::process::id()) {
+        ProcState::Alive(s) => Some(s.cpu_ticks),
+        ProcState::Dead(_) => None,
+    }
+}
+
 fn push_resource(report: &mut CampaignReport, target: &str, detail: String) {
     report.findings.push(ReportedFinding {
         kind: Kind::Resource.as_str().into(),
@@ -631,8 +703,10 @@ fn diff_key(sigs: &[Vec<String>]) -> String {
 }
 
 /// Confirms, minimises and records a candidate.
+#[allow(clippy::too_many_arguments)]
 async fn handle_candidate(
     c: Candidate,
+    shared: &Shared,
     lives: &mut [Live],
     opts: &CampaignOptions,
     out_dir: &Path,
@@ -648,20 +722,29 @@ async fn handle_candidate(
             }
             continue;
         }
-        let addrs: Vec<SocketAddr> = if f.kind == Kind::Disagreement {
-            lives.iter().map(|l| l.addr).collect()
+        let addrs: Vec<(SocketAddr, Bounds)> = if f.kind == Kind::Disagreement {
+            (0..lives.len())
+                .map(|i| (lives[i].addr, shared.bounds(i, &opts.bounds)))
+                .collect()
         } else {
-            vec![lives[c.target].addr]
+            vec![(lives[c.target].addr, shared.bounds(c.target, &opts.bounds))]
+        };
+        // A hang is confirmed (and minimised) alone: no other case runs
+        // meanwhile, so load cannot make it (the bound already scales with
+        // the latency measured under load).
+        let _alone = if f.kind == Kind::Hang {
+            Some(shared.gate.write().await)
+        } else {
+            None
         };
         let reproduces = |case: Case, key: String, token: u64| {
             let addrs = addrs.clone();
-            let bounds = opts.bounds;
             async move {
                 let inst = case.instantiate(token);
                 if addrs.len() > 1 {
                     let mut sigs = Vec::new();
-                    for a in &addrs {
-                        let (t, f, _) = run_and_judge(&inst, *a, &bounds).await;
+                    for (a, bounds) in &addrs {
+                        let (t, f, _) = run_and_judge(&inst, *a, bounds).await;
                         if !f.is_empty() {
                             return Replayed::default();
                         }
@@ -673,7 +756,7 @@ async fn handle_candidate(
                             && sigs.iter().any(|s| *s != sigs[0]),
                     };
                 }
-                let (_, found, _) = run_and_judge(&inst, addrs[0], &bounds).await;
+                let (_, found, _) = run_and_judge(&inst, addrs[0].0, &addrs[0].1).await;
                 let mut on: Vec<usize> = found
                     .iter()
                     .filter(|x| x.key == key)
@@ -764,6 +847,7 @@ async fn handle_death(
     i: usize,
     kind: Kind,
     why: &str,
+    within: Duration,
     recent: Vec<(u64, Case)>,
     lives: &mut [Live],
     opts: &CampaignOptions,
@@ -780,6 +864,19 @@ async fn handle_death(
             recent.len()
         );
     }
+    // No case runs now (the caller holds the gate): a target that answers
+    // alone was slow under load, not unresponsive.
+    if kind == Kind::Unresponsive
+        && health::probe(lives[i].addr, lives[i].probe_version(), within, 3)
+            .await
+            .is_ok()
+    {
+        if opts.progress {
+            eprintln!("fuzz: {spec}: answers a CONNECT when alone; not a finding");
+        }
+        report.unconfirmed += 1;
+        return true;
+    }
     if !lives[i].restartable {
         push_death(report, &spec, kind, why, None, recent.len(), 0);
         return false;
@@ -790,13 +887,23 @@ async fn handle_death(
     }
     report.restarts += 1;
     // Does `case` alone kill the target? (Restarts it when it does.)
-    async fn kills(live: &mut Live, case: &Case, token: u64, opts: &CampaignOptions) -> bool {
+    async fn kills(
+        live: &mut Live,
+        case: &Case,
+        token: u64,
+        opts: &CampaignOptions,
+        within: Duration,
+    ) -> bool {
         let inst = case.instantiate(token);
-        let _ = run_and_judge(&inst, live.addr, &opts.bounds).await;
+        let bounds = Bounds {
+            hang: within,
+            ..opts.bounds
+        };
+        let _ = run_and_judge(&inst, live.addr, &bounds).await;
         let dead = live
             .pid()
             .is_some_and(|p| matches!(health::sample(p), ProcState::Dead(_)))
-            || health::probe(live.addr, live.probe_version(), Duration::from_secs(3), 2)
+            || health::probe(live.addr, live.probe_version(), within, 2)
                 .await
                 .is_err();
         if dead {
@@ -807,7 +914,7 @@ async fn handle_death(
     let mut culprit = None;
     for (_, case) in recent.iter().rev() {
         *token += 1;
-        if kills(&mut lives[i], case, *token, opts).await {
+        if kills(&mut lives[i], case, *token, opts, within).await {
             report.restarts += 1;
             culprit = Some(case.clone());
             break;
@@ -835,7 +942,7 @@ async fn handle_death(
             cand.events.remove(idx);
             tries += 1;
             *token += 1;
-            if !cand.events.is_empty() && kills(&mut lives[i], &cand, *token, opts).await {
+            if !cand.events.is_empty() && kills(&mut lives[i], &cand, *token, opts, within).await {
                 report.restarts += 1;
                 best = cand;
             } else {

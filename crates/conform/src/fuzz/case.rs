@@ -127,8 +127,19 @@ pub fn replace_all(bytes: &mut [u8], from: &[u8], to: &[u8]) {
     if bytes.len() < from.len() {
         return;
     }
+    let Some(&first) = from.first() else {
+        return;
+    };
     let mut i = 0;
     while i + from.len() <= bytes.len() {
+        // Skip to the next candidate start without comparing slices.
+        match bytes[i..=bytes.len() - from.len()]
+            .iter()
+            .position(|&b| b == first)
+        {
+            Some(k) => i += k,
+            None => return,
+        }
         if bytes[i..i + from.len()] == *from {
             bytes[i..i + from.len()].copy_from_slice(to);
             i += from.len();

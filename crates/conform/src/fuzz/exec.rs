@@ -64,6 +64,9 @@ pub struct ConnRecord {
 pub struct Transcript {
     /// Per connection.
     pub conns: Vec<ConnRecord>,
+    /// Answer latencies seen: a request written to the first packet after
+    /// it (at sync points), the final PINGREQ to its PINGRESP.
+    pub latencies: Vec<Duration>,
 }
 
 /// What a reader task keeps.
@@ -73,6 +76,9 @@ struct Inbox {
     frames: usize,
     pingresps: usize,
     closed: bool,
+    /// Timing the answer to the last blob: the frame count when it was
+    /// written, and when the first frame after it arrived.
+    watch: Option<(usize, Option<Instant>)>,
 }
 
 impl Inbox {
@@ -112,6 +118,8 @@ struct Live {
     inbox: Arc<Mutex<Inbox>>,
     notify: Arc<Notify>,
     frames_at_send: usize,
+    /// When the last blob was written, until its answer is timed.
+    sent_at: Option<Instant>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -145,6 +153,12 @@ async fn open(addr: SocketAddr, bounds: &Bounds) -> Result<Live, String> {
             if inbox.bytes.len() < 4 << 20 {
                 inbox.bytes.extend_from_slice(&buf[..n]);
                 inbox.count();
+                let frames = inbox.frames;
+                if let Some((at, arrived @ None)) = &mut inbox.watch {
+                    if frames > *at {
+                        *arrived = Some(Instant::now());
+                    }
+                }
             }
             drop(inbox);
             n2.notify_waiters();
@@ -155,6 +169,7 @@ async fn open(addr: SocketAddr, bounds: &Bounds) -> Result<Live, String> {
         inbox,
         notify,
         frames_at_send: 0,
+        sent_at: None,
         reader,
     })
 }
@@ -210,6 +225,7 @@ pub async fn run(case: &Case, addr: SocketAddr, bounds: &Bounds, clean: &[bool])
     let mut records = vec![ConnRecord::default(); n];
     let mut lives: Vec<Option<Live>> = (0..n).map(|_| None).collect();
     let mut failed = vec![false; n];
+    let mut latencies = Vec::new();
     for e in &case.events {
         let c = e.conn;
         if failed[c] || records[c].closed_by_us && lives[c].is_none() {
@@ -231,17 +247,35 @@ pub async fn run(case: &Case, addr: SocketAddr, bounds: &Bounds, clean: &[bool])
                 let Some(w) = live.writer.as_mut() else {
                     continue;
                 };
-                live.frames_at_send = lock(&live.inbox).frames;
+                {
+                    let mut inbox = lock(&live.inbox);
+                    live.frames_at_send = inbox.frames;
+                    inbox.watch = None;
+                }
                 // Kept even when the write fails part way: the broker may
                 // have read (and answered) the beginning.
                 records[c].sent.push(bytes.clone());
-                if !write(w, bytes, case.transport(c)).await {
+                if write(w, bytes, case.transport(c)).await {
+                    let now = Instant::now();
+                    live.sent_at = Some(now);
+                    let mut inbox = lock(&live.inbox);
+                    // An answer already in (to the beginning of a split
+                    // write) is not timed.
+                    if inbox.frames == live.frames_at_send {
+                        inbox.watch = Some((live.frames_at_send, None));
+                    }
+                } else {
                     live.writer = None;
                 }
             }
             Action::Sync => {
                 let before = live.frames_at_send;
                 wait_for(live, bounds.sync, |i| i.frames > before || i.closed).await;
+                if let Some(at) = live.sent_at.take() {
+                    if let Some((_, Some(arrived))) = lock(&live.inbox).watch.take() {
+                        latencies.push(arrived.saturating_duration_since(at));
+                    }
+                }
             }
             Action::HalfClose => {
                 if let Some(mut w) = live.writer.take() {
@@ -266,28 +300,37 @@ pub async fn run(case: &Case, addr: SocketAddr, bounds: &Bounds, clean: &[bool])
         let bounds = *bounds;
         waits.spawn(async move {
             let mut barrier = None;
+            let mut latency = None;
             if probe {
                 let before = lock(&live.inbox).pingresps;
                 let w = live.writer.as_mut().expect("checked");
                 if w.write_all(&[0xC0, 0x00]).await.is_ok() {
+                    let t0 = Instant::now();
                     barrier = Some(
                         wait_for(&live, bounds.hang, |i| i.pingresps > before || i.closed).await,
                     );
+                    if lock(&live.inbox).pingresps > before {
+                        latency = Some(t0.elapsed());
+                    }
                 }
             } else {
                 wait_for(&live, bounds.linger, |i| i.closed).await;
             }
-            (c, live, barrier)
+            (c, live, barrier, latency)
         });
     }
     while let Some(done) = waits.join_next().await {
-        let Ok((c, live, barrier)) = done else {
+        let Ok((c, live, barrier, latency)) = done else {
             continue;
         };
+        latencies.extend(latency);
         records[c].barrier = barrier;
         finish(&mut records[c], live, false).await;
     }
-    Transcript { conns: records }
+    Transcript {
+        conns: records,
+        latencies,
+    }
 }
 
 /// Closes our side and keeps what arrived.

@@ -92,6 +92,8 @@ pub struct Sent {
     /// The Protocol Level byte of the first blob, if it has a CONNECT's
     /// shape (read raw, also when the strict decoder rejects the CONNECT).
     pub level: Option<u8>,
+    /// How many blobs were analysed.
+    pub blobs: usize,
 }
 
 /// The first blob the strict decoder rejects.
@@ -136,18 +138,20 @@ impl Sent {
 }
 
 /// Decodes what a connection sent.
-pub fn analyze(blobs: &[Vec<u8>]) -> Sent {
+pub fn analyze<B: AsRef<[u8]>>(blobs: &[B]) -> Sent {
     let mut sent = Sent {
-        level: blobs.first().and_then(|b| peek_level(b)),
+        level: blobs.first().and_then(|b| peek_level(b.as_ref())),
+        blobs: blobs.len(),
         ..Sent::default()
     };
     let mut decoder = Decoder::server();
     let mut buf = BytesMut::new();
     for (i, blob) in blobs.iter().enumerate() {
+        let blob = blob.as_ref();
         if sent.invalid.is_some() || sent.disconnected {
             // Judge later blobs on their own, for "possible" answers.
             if let Some(v) = sent.version {
-                let mut b = BytesMut::from(&blob[..]);
+                let mut b = BytesMut::from(blob);
                 if let Ok(Some(p)) = Decoder::new(v).decode(&mut b) {
                     sent.maybe.push(p);
                 }
@@ -324,13 +328,14 @@ fn answer_id(p: &Packet) -> Option<(u8, u16)> {
 }
 
 /// The broker's bytes as read in one version.
-struct Reading {
+#[derive(Debug, Clone)]
+pub struct Reading {
     /// The version they were read in.
-    version: ProtocolVersion,
+    pub version: ProtocolVersion,
     /// The packets decoded, up to the first error.
-    packets: Vec<Packet>,
+    pub packets: Vec<Packet>,
     /// The first error, if any.
-    malformed: Option<mqtt_codec::DecodeError>,
+    pub malformed: Option<mqtt_codec::DecodeError>,
 }
 
 fn read_as(received: &[u8], version: ProtocolVersion) -> Reading {
@@ -389,7 +394,7 @@ fn refuses_version(packets: &[Packet], version: ProtocolVersion) -> bool {
 /// a level-4 one with a 5.0 CONNACK 0x84. A CONNECT of another level (3.1,
 /// or a mutated byte) may be read either way. Malformed only when no legal
 /// reading decodes; then the main reading's error is reported.
-fn read_answers(received: &[u8], sent: &Sent) -> Reading {
+pub fn read_answers(received: &[u8], sent: &Sent) -> Reading {
     use ProtocolVersion::{V311, V5};
     let level = sent.version.map(|v| v.pick(4, 5)).or(sent.level);
     let (main, other, other_any) = match level {
@@ -413,6 +418,16 @@ fn read_answers(received: &[u8], sent: &Sent) -> Reading {
 /// Judges one connection. `barrier_pings` is 1 when the harness sent the
 /// final PINGREQ.
 pub fn judge(conn: usize, rec: &ConnRecord, sent: &Sent) -> Vec<Finding> {
+    judge_reading(conn, rec, sent, &read_answers(&rec.received, sent))
+}
+
+/// [`judge`] with the broker's bytes already read ([`read_answers`]).
+pub fn judge_reading(
+    conn: usize,
+    rec: &ConnRecord,
+    sent: &Sent,
+    reading: &Reading,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut f = |kind: Kind,
                  detail: String,
@@ -430,9 +445,8 @@ pub fn judge(conn: usize, rec: &ConnRecord, sent: &Sent) -> Vec<Finding> {
     };
     // Decode what the broker sent, in every version it may legally answer
     // in; malformed only when no legal reading decodes.
-    let reading = read_answers(&rec.received, sent);
     let v = reading.version;
-    let received = reading.packets;
+    let received = &reading.packets;
     if let Some(e) = &reading.malformed {
         let kind = format!("{:?}", e.kind);
         let kind = kind.split(['(', ' ', '{']).next().unwrap_or("").to_owned();
@@ -678,6 +692,11 @@ pub struct Coverage {
 impl Coverage {
     /// Adds what one connection sent and received.
     pub fn add(&mut self, sent: &Sent, rec: &ConnRecord) {
+        self.add_reading(sent, &read_answers(&rec.received, sent));
+    }
+
+    /// [`Coverage::add`] with the broker's bytes already read.
+    pub fn add_reading(&mut self, sent: &Sent, reading: &Reading) {
         for p in sent.packets.iter() {
             *self
                 .sent
@@ -691,10 +710,7 @@ impl Coverage {
                 .map_or_else(|| format!("type {nibble}"), |t| format!("{t:?}"));
             *self.sent.entry(format!("{t} (invalid)")).or_default() += 1;
         }
-        let v = sent.version.unwrap_or(ProtocolVersion::V311);
-        let mut d = Decoder::new(v);
-        let mut buf = BytesMut::from(&rec.received[..]);
-        while let Ok(Some(p)) = d.decode(&mut buf) {
+        for p in &reading.packets {
             let t = format!("{:?}", p.packet_type());
             let code = match &p {
                 Packet::ConnAck(a) => Some(a.reason_code.0),
@@ -712,7 +728,7 @@ impl Coverage {
                     .entry(format!("{t} 0x{c:02X}"))
                     .or_default() += 1;
             }
-            self.props(&p);
+            self.props(p);
             *self.received.entry(t).or_default() += 1;
         }
     }
@@ -729,6 +745,9 @@ impl Coverage {
             }
             _ => return,
         };
+        if props.is_empty() {
+            return;
+        }
         let dbg = format!("{props:?}");
         // `name: Some(..)` and non-empty lists, from the Debug form.
         for part in dbg.trim_start_matches("PropertyValues {").split(", ") {

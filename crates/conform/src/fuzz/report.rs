@@ -69,6 +69,15 @@ pub struct CampaignReport {
     pub cpu_seconds: Option<f64>,
     /// Liveness probes made and failed.
     pub probes: (u64, u64),
+    /// The first target's answer latency at the end, 99th and 99.9th
+    /// percentiles, milliseconds (what sync points and the hang bound
+    /// scale with).
+    pub latency_ms: Option<(f64, f64)>,
+    /// The largest hang bound used, seconds.
+    pub hang_bound_s: f64,
+    /// CPU seconds of the harness process (with the reference server when
+    /// it runs in-process), for cases per CPU-second on a shared machine.
+    pub process_cpu_seconds: Option<f64>,
     /// Target restarts after a crash or hang.
     pub restarts: u64,
     /// Findings.
@@ -103,6 +112,24 @@ impl CampaignReport {
             self.probes.0, self.probes.1
         );
         let _ = writeln!(m, "| restarts | {} |", self.restarts);
+        if let Some((p99, p999)) = self.latency_ms {
+            let _ = writeln!(
+                m,
+                "| answer latency p99 / p99.9 (end) | {p99:.2} / {p999:.2} ms |"
+            );
+        }
+        let _ = writeln!(
+            m,
+            "| largest hang bound used | {:.1} s |",
+            self.hang_bound_s
+        );
+        if let Some(cpu) = self.process_cpu_seconds {
+            let _ = writeln!(
+                m,
+                "| harness CPU (cases per CPU-second) | {cpu:.1} s ({:.0}) |",
+                self.cases as f64 / cpu.max(0.001)
+            );
+        }
         if let Some((a, b, c)) = self.rss_kib {
             let _ = writeln!(
                 m,
