@@ -17,8 +17,9 @@ use mqtt_swarm::{Profile, Shard};
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct LoadArgs {
+    /// Boxed: it holds a second set of run options.
     #[command(subcommand)]
-    command: Option<LoadCommand>,
+    command: Option<Box<LoadCommand>>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -105,6 +106,11 @@ struct RunArgs {
     /// message; more for very many clients or rates one core cannot carry).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Publishers write what is due once per tick (1ms, tokio's timer
+    /// resolution, to 100ms): longer ticks make fewer, larger writes, and
+    /// up to one tick of the corrected latency is the generator's.
+    #[arg(long, value_parser = Span::parse)]
+    tick: Option<Span>,
     /// Worker threads of the in-process reference server.
     #[arg(long, default_value_t = 1)]
     ref_threads: usize,
@@ -231,6 +237,11 @@ fn options(a: &RunArgs, t: &Opened, clients: u64) -> Options {
     let mut o = Options::new(t.addr, &t.name);
     o.shard = a.shard.unwrap_or_default();
     o.barrier = a.barrier.clone();
+    if let Some(t) = a.tick {
+        o.tick = t
+            .get()
+            .clamp(engine::MIN_TICK, std::time::Duration::from_millis(100));
+    }
     let sources = match a.sources {
         0 => clients.div_ceil(20_000).max(1) as u8,
         n => n,
@@ -262,7 +273,7 @@ fn load_profile(path: &Path, a: &RunArgs) -> anyhow::Result<Profile> {
 }
 
 pub(crate) async fn run(args: LoadArgs) -> anyhow::Result<()> {
-    match args.command {
+    match args.command.map(|c| *c) {
         None => run_profiles(&args.run).await,
         Some(LoadCommand::Capacity(c)) => run_capacity(c).await,
         Some(LoadCommand::Merge(m)) => merge(&m),

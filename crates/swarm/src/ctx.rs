@@ -43,6 +43,10 @@ pub struct Ctx {
     pub drain_end_ns: u64,
     /// Bytes that fill payloads after their header.
     pub filler: Bytes,
+    /// Publishers write what is due once per tick (ns; 1 ms, tokio's timer
+    /// resolution, unless the run asks for more): up to one tick of the
+    /// corrected latency may be the generator's batching.
+    pub tick_ns: u64,
 }
 
 impl Ctx {
@@ -72,6 +76,16 @@ impl Ctx {
     pub fn ping_after(&self) -> Option<Duration> {
         (self.profile.keep_alive > 0)
             .then(|| Duration::from_millis(u64::from(self.profile.keep_alive) * 500))
+    }
+
+    /// The first tick at or after `ns` (ticks counted from the start; with
+    /// 1 ms ticks tokio's timer rounds the same way).
+    pub fn tick_after(&self, ns: u64) -> u64 {
+        if self.tick_ns <= 1_000_000 {
+            return ns;
+        }
+        let since = ns.saturating_sub(self.start_ns);
+        self.start_ns + since.div_ceil(self.tick_ns) * self.tick_ns
     }
 
     /// The instant of a Unix-ns time.

@@ -39,6 +39,8 @@ const LEAD: Duration = Duration::from_millis(100);
 /// Total publishing rate of a process from which the metronome runs: below
 /// it, publishers do not arm a timer every tick.
 const METRONOME_RATE: f64 = 5_000.0;
+/// The shortest tick: tokio's timer resolution.
+pub const MIN_TICK: Duration = Duration::from_millis(1);
 /// How long shards wait for each other to start.
 const BARRIER_WAIT: Duration = Duration::from_secs(120);
 
@@ -70,6 +72,10 @@ pub struct Options {
     /// one timeline and start publishing when all their subscribers are
     /// subscribed ([`crate::barrier`]). Fresh for every run.
     pub barrier: Option<std::path::PathBuf>,
+    /// Publishers write what is due once per tick: 1 ms (tokio's timer
+    /// resolution) by default; longer ticks mean fewer, larger writes and
+    /// up to one tick of the corrected latency spent in the generator.
+    pub tick: Duration,
 }
 
 impl Options {
@@ -87,6 +93,7 @@ impl Options {
             broker_threads: None,
             threads: 1,
             barrier: None,
+            tick: MIN_TICK,
         }
     }
 }
@@ -343,6 +350,7 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
         start_ns,
         publish_end_ns,
         drain_end_ns,
+        tick_ns: options.tick.max(MIN_TICK).as_nanos() as u64,
         filler: Bytes::from(
             (0..4096u32)
                 .map(|i| b'a' + (i % 26) as u8)
@@ -355,9 +363,11 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
     // empty under them (see `metronome`).
     if local_rate(profile, &local) >= METRONOME_RATE {
         let until = clock.instant(drain_end_ns);
-        for phase in 0..2u64 {
+        let tick = options.tick.max(MIN_TICK);
+        for phase in 0..2u32 {
             runtime.handle.spawn(metronome(
-                clock.instant(start_ns) + Duration::from_millis(phase),
+                clock.instant(start_ns) + tick * phase,
+                tick,
                 until,
             ));
         }
@@ -496,12 +506,15 @@ fn local_rate(profile: &Profile, local: &[crate::plan::ClientPlan]) -> f64 {
 /// arms a timer earlier than the earliest the wheel held at its last
 /// look; without these, every busy publisher re-arming its next tick just
 /// after the wheel fired did so, about one write per publisher per tick.
-async fn metronome(first: std::time::Instant, until: std::time::Instant) {
-    let tick = Duration::from_millis(2);
+async fn metronome(first: std::time::Instant, tick: Duration, until: std::time::Instant) {
     let mut at = first;
     while at < until {
         tokio::time::sleep_until(at.into()).await;
-        at = std::time::Instant::now().max(at) + tick;
+        // On the grid of ticks from the start, the next one not yet past.
+        let now = std::time::Instant::now();
+        while at <= now {
+            at += 2 * tick;
+        }
     }
 }
 

@@ -23,9 +23,6 @@ use crate::schedule::Schedule;
 const MAX_PER_TURN: usize = 256;
 /// Write buffer bytes above which no more messages are queued this turn.
 const MAX_PENDING: usize = 256 * 1024;
-/// The timer's resolution (tokio's): messages due within one tick share a
-/// write.
-const TICK_NS: u64 = 1_000_000;
 /// How long a churning publisher waits for its window to empty.
 const CHURN_GRACE: Duration = Duration::from_secs(2);
 
@@ -167,8 +164,8 @@ impl State {
         let mut churning = false;
         let mut churn_deadline = None;
         let ping_after = ctx.ping_after();
-        // Messages go out on timer ticks: everything due by a tick in one
-        // write. A read or a finished write in between sends only when the
+        // Messages go out on timer ticks (1 ms, tokio's resolution, or the
+        // run's --tick): everything due by a tick in one write. A read or a finished write in between sends only when the
         // schedule is a tick or more behind (the window was full).
         let mut tick = true;
         loop {
@@ -176,7 +173,7 @@ impl State {
             let send = tick
                 || sched
                     .peek_ns()
-                    .is_some_and(|t| t.saturating_add(TICK_NS) <= now_ns);
+                    .is_some_and(|t| t.saturating_add(ctx.tick_ns) <= now_ns);
             if !churning && send {
                 let mut queued = 0;
                 while self.inflight.len() < window
@@ -241,7 +238,7 @@ impl State {
             } else {
                 if self.inflight.len() < window {
                     if let Some(t) = sched.peek_ns() {
-                        wake = wake.min(ctx.at(t));
+                        wake = wake.min(ctx.at(ctx.tick_after(t)));
                     }
                 }
                 if let Some(c) = churn_at {
