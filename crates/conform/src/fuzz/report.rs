@@ -48,6 +48,9 @@ pub struct CampaignReport {
     pub cases_per_second: f64,
     /// Network connections opened.
     pub connections: u64,
+    /// Cases not counted in `cases`: a connection of theirs was refused
+    /// (the target was down or not accepting).
+    pub refused_cases: u64,
     /// Seeds available (scenario and version pairs).
     pub seeds: usize,
     /// Mutations applied, by name.
@@ -105,6 +108,11 @@ impl CampaignReport {
         let _ = writeln!(m, "| cases | {} |", self.cases);
         let _ = writeln!(m, "| cases per second | {:.0} |", self.cases_per_second);
         let _ = writeln!(m, "| connections | {} |", self.connections);
+        let _ = writeln!(
+            m,
+            "| cases not counted (a connection refused) | {} |",
+            self.refused_cases
+        );
         let _ = writeln!(m, "| seeds (scenario x version) | {} |", self.seeds);
         let _ = writeln!(
             m,
