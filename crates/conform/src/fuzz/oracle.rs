@@ -94,6 +94,9 @@ pub struct Sent {
     pub level: Option<u8>,
     /// How many blobs were analysed.
     pub blobs: usize,
+    /// A blob after the first invalid one is invalid on its own too (its
+    /// answers, if any, cannot be told from unsolicited ones).
+    pub more_invalid: bool,
 }
 
 /// The first blob the strict decoder rejects.
@@ -152,16 +155,22 @@ pub fn analyze<B: AsRef<[u8]>>(blobs: &[B]) -> Sent {
             // Judge later blobs on their own, for "possible" answers.
             if let Some(v) = sent.version {
                 let mut b = BytesMut::from(blob);
-                if let Ok(Some(p)) = Decoder::new(v).decode(&mut b) {
-                    sent.maybe.push(p);
+                match Decoder::new(v).decode(&mut b) {
+                    Ok(Some(p)) => sent.maybe.push(p),
+                    _ => sent.more_invalid = true,
                 }
             }
             continue;
         }
+        // A packet begun in an earlier blob (a truncated one, completed by
+        // the bytes of the next): if it fails, neither this blob's type
+        // nor its framing says what the broker read.
+        let mut carried = !buf.is_empty();
         buf.extend_from_slice(blob);
         loop {
             match decoder.decode(&mut buf) {
                 Ok(Some(p)) => {
+                    carried = false;
                     if let Packet::Connect(c) = &p {
                         if sent.packets.is_empty() {
                             sent.version = Some(c.protocol_version);
@@ -179,7 +188,9 @@ pub fn analyze<B: AsRef<[u8]>>(blobs: &[B]) -> Sent {
                 }
                 Ok(None) => break,
                 Err(v) => {
-                    sent.invalid = Some(Bad::new(i, &v, blob));
+                    let mut bad = Bad::new(i, &v, blob);
+                    bad.exact &= !carried;
+                    sent.invalid = Some(bad);
                     break;
                 }
             }
@@ -630,7 +641,7 @@ pub fn judge_reading(
                     continue;
                 }
             }
-            if !sent.connect_ok {
+            if !sent.connect_ok || (sent.invalid.is_some() && sent.more_invalid) {
                 continue;
             }
             let forbidden = if key.0 == 13 {
@@ -902,6 +913,42 @@ mod tests {
         let r = rec(sent.clone(), &[0x20, 0x03, 0x00, 0x00, 0x00, 0xD0, 0x00]);
         let f = judge(0, &r, &analyze(&sent));
         assert!(f.iter().any(|f| f.kind == Kind::Malformed), "{f:?}");
+    }
+
+    #[test]
+    fn answers_to_packets_that_span_blobs_or_follow_an_invalid_one_are_not_unsolicited() {
+        // A SUBSCRIBE truncated by one byte, completed by the next blob's
+        // first byte: the broker frames one SUBSCRIBE (filter ending in
+        // U+0000) and may answer SUBACK 1; that is no unsolicited SUBACK.
+        let c = connect(ProtocolVersion::V311);
+        let sub = vec![0x82, 0x06, 0x00, 0x01, 0x00, 0x02, b'a'];
+        let sent = vec![c.clone(), sub, vec![0x00, 0x00]];
+        let r = rec(
+            sent.clone(),
+            &[0x20, 0x02, 0x00, 0x00, 0x90, 0x03, 0x00, 0x01, 0x00],
+        );
+        let f = judge(0, &r, &analyze(&sent));
+        assert!(f.iter().all(|f| f.kind != Kind::Illegal), "{f:?}");
+        // A PINGREQ with a body after an invalid PUBLISH, answered.
+        let sent = vec![
+            c.clone(),
+            vec![0x30, 0x05, 0x00, 0x03, b'a', b'/', 0x00],
+            vec![0xC0, 0x02, 0x00, 0x7F],
+        ];
+        let r = rec(
+            sent.clone(),
+            &[0x20, 0x02, 0x00, 0x00, 0xD0, 0x00, 0xD0, 0x00],
+        );
+        let f = judge(0, &r, &analyze(&sent));
+        assert!(f.iter().all(|f| f.kind != Kind::Illegal), "{f:?}");
+        // Without the invalid blobs, an extra PINGRESP is still unsolicited.
+        let sent = vec![c];
+        let r = rec(
+            sent.clone(),
+            &[0x20, 0x02, 0x00, 0x00, 0xD0, 0x00, 0xD0, 0x00],
+        );
+        let f = judge(0, &r, &analyze(&sent));
+        assert!(f.iter().any(|f| f.kind == Kind::Illegal), "{f:?}");
     }
 
     #[test]
