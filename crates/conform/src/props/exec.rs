@@ -129,6 +129,21 @@ struct Unacked {
     save: usize,
 }
 
+impl Unacked {
+    /// A delivery the live target sent that the model has no counterpart
+    /// for (a legal extra copy): acknowledged on the live side only.
+    fn live_only(party: usize, live_id: u16, live_qos: u8) -> Unacked {
+        Unacked {
+            live_id,
+            live_qos,
+            model_party: party,
+            model_id: 0,
+            model_qos: 0,
+            save: 0,
+        }
+    }
+}
+
 /// One client on both sides.
 struct Party {
     name: String,
@@ -1562,27 +1577,13 @@ impl Exec<'_> {
                 .await;
         }
         if resend {
-            let u = Unacked {
-                live_id: p.packet_id,
-                live_qos: q,
-                model_party: c,
-                model_id: 0,
-                model_qos: 0,
-                save: 0,
-            };
+            let u = Unacked::live_only(c, p.packet_id, q);
             return self.ack(c, u).await;
         }
         if self.shared_retained(c, &topic, &p) {
             self.allowed(Allowance::SharedRetained);
             if q > 0 {
-                let u = Unacked {
-                    live_id: p.packet_id,
-                    live_qos: q,
-                    model_party: c,
-                    model_id: 0,
-                    model_qos: 0,
-                    save: 0,
-                };
+                let u = Unacked::live_only(c, p.packet_id, q);
                 return self.ack(c, u).await;
             }
             return Ok(());

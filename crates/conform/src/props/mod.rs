@@ -396,7 +396,17 @@ pub async fn run_props_at(
     if let Some((scenarios, reports)) = save.filter(|_| o.save_unshrunk) {
         for (i, case, run) in &results {
             if let Some(d) = &run.divergence {
-                let _ = save::write_unshrunk(scenarios, reports, name, o.seed, *i, case, run, d);
+                let _ = save::write(
+                    save::Form::Unshrunk,
+                    scenarios,
+                    reports,
+                    name,
+                    o.seed,
+                    *i,
+                    case,
+                    run,
+                    d,
+                );
             }
         }
     }
@@ -426,11 +436,32 @@ pub async fn run_props_at(
                 let div = run.divergence.clone().unwrap_or_else(|| d.clone());
                 found.shrunk = Some((case.ops.len(), div.to_string()));
                 if let Some((scenarios, reports)) = save {
-                    found.file =
-                        save::write(scenarios, reports, name, o.seed, *i, &case, &run, &div).ok();
+                    found.file = save::write(
+                        save::Form::Shrunk,
+                        scenarios,
+                        reports,
+                        name,
+                        o.seed,
+                        *i,
+                        &case,
+                        &run,
+                        &div,
+                    )
+                    .ok();
                 }
             } else if let Some((scenarios, reports)) = save {
-                found.file = save::write(scenarios, reports, name, o.seed, *i, case, run, d).ok();
+                found.file = save::write(
+                    save::Form::Shrunk,
+                    scenarios,
+                    reports,
+                    name,
+                    o.seed,
+                    *i,
+                    case,
+                    run,
+                    d,
+                )
+                .ok();
             }
         }
         report.found.push(found);

@@ -11,28 +11,21 @@ use super::Case;
 use crate::catalog::known_ids;
 use crate::scenario::VersionTag;
 
-/// Writes the counterexample; returns its path.
-#[allow(clippy::too_many_arguments)]
-pub fn write(
-    scenarios_dir: &Path,
-    reports_dir: &Path,
-    target: &str,
-    seed: u64,
-    index: usize,
-    case: &Case,
-    run: &CaseRun,
-    d: &Divergence,
-) -> std::io::Result<PathBuf> {
-    let dir = reports_dir
-        .join(crate::app::sanitize(target))
-        .join("counterexamples");
-    write_in(&dir, scenarios_dir, target, seed, index, case, run, d)
+/// Which folder a counterexample goes to under
+/// `reports/<target>/counterexamples/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// The minimal sequence the shrinker found (or the case itself when
+    /// shrinking kept nothing smaller): `counterexamples/`.
+    Shrunk,
+    /// A divergent case as it ran: `counterexamples/unshrunk/`.
+    Unshrunk,
 }
 
-/// Writes a divergent case as it ran, not shrunk, under
-/// `counterexamples/unshrunk/`; returns its path.
+/// Writes a counterexample in its `form`'s folder; returns its path.
 #[allow(clippy::too_many_arguments)]
-pub fn write_unshrunk(
+pub fn write(
+    form: Form,
     scenarios_dir: &Path,
     reports_dir: &Path,
     target: &str,
@@ -42,10 +35,12 @@ pub fn write_unshrunk(
     run: &CaseRun,
     d: &Divergence,
 ) -> std::io::Result<PathBuf> {
-    let dir = reports_dir
+    let mut dir = reports_dir
         .join(crate::app::sanitize(target))
-        .join("counterexamples")
-        .join("unshrunk");
+        .join("counterexamples");
+    if form == Form::Unshrunk {
+        dir.push("unshrunk");
+    }
     write_in(&dir, scenarios_dir, target, seed, index, case, run, d)
 }
 

@@ -120,6 +120,15 @@ impl Exec<'_> {
         r.map_err(|e| Stop::Error(format!("model: {e}")))
     }
 
+    /// Records in the scenario script that `name` sends `bytes` raw.
+    fn script_send_raw(&mut self, name: &str, bytes: &Bytes) {
+        self.script.step(
+            name,
+            "send_raw",
+            map(vec![("client", name.into()), ("hex", hex(bytes).into())]),
+        );
+    }
+
     async fn open(&mut self, name: &str) -> Step<TestClient> {
         let options = self.s.client.clone().version(self.case.version.protocol());
         TestClient::open(self.endpoint, &options)
@@ -182,14 +191,7 @@ impl Exec<'_> {
         let mut live = self.open(&name).await?;
         self.script
             .step(&name, "open", map(vec![("client", name.as_str().into())]));
-        self.script.step(
-            &name,
-            "send_raw",
-            map(vec![
-                ("client", name.as_str().into()),
-                ("hex", hex(&bytes).into()),
-            ]),
-        );
+        self.script_send_raw(&name, &bytes);
         let sent = live.send_raw(bytes.clone()).await;
         self.model_bytes(conn, &bytes, &mut Decoder::server())?;
         let mut model = Alone::default();
@@ -285,14 +287,7 @@ impl Exec<'_> {
             Malformed::SubscribeFlags => patch(&good, 0, |b| b & 0xF0),
         };
         let name = self.parties[c].name.clone();
-        self.script.step(
-            &name,
-            "send_raw",
-            map(vec![
-                ("client", name.as_str().into()),
-                ("hex", hex(&bytes).into()),
-            ]),
-        );
+        self.script_send_raw(&name, &bytes);
         self.script.step(
             &name,
             "expect_close",
