@@ -158,7 +158,7 @@ struct Shared {
 
 /// Distinct case tokens: a case uses the token of its number modulo this
 /// (replays use tokens from `0xF000_0000` up).
-const TOKENS: u64 = 4096;
+const TOKENS: u64 = 256;
 
 impl Shared {
     /// The waits of a case against target `i` now.
