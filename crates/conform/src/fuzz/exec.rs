@@ -72,44 +72,93 @@ pub struct Transcript {
 /// What a reader task keeps.
 #[derive(Debug, Default)]
 struct Inbox {
+    /// What arrived, up to [`KEPT_BYTES`]; framing goes on counting past it.
     bytes: Vec<u8>,
+    /// Bytes that arrived in all, kept or not: progress, for the barrier.
+    arrived: usize,
     frames: usize,
     pingresps: usize,
+    framing: Framing,
     closed: bool,
     /// Timing the answer to the last blob: the frame count when it was
     /// written, and when the first frame after it arrived.
     watch: Option<(usize, Option<Instant>)>,
 }
 
+/// The most bytes one connection keeps for the oracle.
+const KEPT_BYTES: usize = 4 << 20;
+
+/// Where the frame counter is in the broker's byte stream (fixed header
+/// type and Remaining Length framing only, MQTT §2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Framing {
+    /// At the first byte of a fixed header.
+    #[default]
+    Header,
+    /// Reading the Remaining Length of a packet whose first byte is `first`.
+    Length { first: u8, len: usize, used: u32 },
+    /// Skipping the `left` bytes of a packet's body.
+    Body { first: u8, left: usize },
+    /// A Remaining Length longer than 4 bytes: the stream cannot be framed
+    /// any further.
+    Lost,
+}
+
 impl Inbox {
-    /// Counts complete frames (type and Remaining Length framing only).
-    fn count(&mut self) {
+    /// Takes in bytes the broker sent: keeps them (up to [`KEPT_BYTES`])
+    /// and counts the frames they complete, however the stream was split
+    /// and however long it is (a PINGRESP after megabytes of retained
+    /// messages still answers the barrier).
+    fn take(&mut self, chunk: &[u8]) {
+        self.arrived += chunk.len();
+        let room = KEPT_BYTES.saturating_sub(self.bytes.len());
+        self.bytes
+            .extend_from_slice(&chunk[..chunk.len().min(room)]);
         let mut at = 0;
-        let mut frames = 0;
-        let mut pings = 0;
-        while at + 2 <= self.bytes.len() {
-            let mut len = 0usize;
-            let mut used = 0;
-            let mut done = false;
-            for (i, &b) in self.bytes[at + 1..].iter().take(4).enumerate() {
-                len |= usize::from(b & 0x7F) << (7 * i);
-                used = i + 1;
-                if b & 0x80 == 0 {
-                    done = true;
-                    break;
+        while at < chunk.len() {
+            match self.framing {
+                Framing::Lost => return,
+                Framing::Header => {
+                    self.framing = Framing::Length {
+                        first: chunk[at],
+                        len: 0,
+                        used: 0,
+                    };
+                    at += 1;
+                }
+                Framing::Length { first, len, used } => {
+                    let b = chunk[at];
+                    at += 1;
+                    let len = len | usize::from(b & 0x7F) << (7 * used);
+                    let used = used + 1;
+                    self.framing = if b & 0x80 == 0 {
+                        self.body(first, len)
+                    } else if used == 4 {
+                        Framing::Lost
+                    } else {
+                        Framing::Length { first, len, used }
+                    };
+                }
+                Framing::Body { first, left } => {
+                    let step = left.min(chunk.len() - at);
+                    at += step;
+                    self.framing = self.body(first, left - step);
                 }
             }
-            if !done || at + 1 + used + len > self.bytes.len() {
-                break;
-            }
-            if self.bytes[at] == 0xD0 {
-                pings += 1;
-            }
-            frames += 1;
-            at += 1 + used + len;
         }
-        self.frames = frames;
-        self.pingresps = pings;
+    }
+
+    /// The state after a Remaining Length or a part of a body: a frame
+    /// is complete when nothing of its body is left.
+    fn body(&mut self, first: u8, left: usize) -> Framing {
+        if left > 0 {
+            return Framing::Body { first, left };
+        }
+        self.frames += 1;
+        if first == 0xD0 {
+            self.pingresps += 1;
+        }
+        Framing::Header
     }
 }
 
@@ -149,15 +198,11 @@ async fn open(addr: SocketAddr, bounds: &Bounds) -> Result<Live, String> {
                 n2.notify_waiters();
                 return;
             }
-            // Bound what one connection may hold.
-            if inbox.bytes.len() < 4 << 20 {
-                inbox.bytes.extend_from_slice(&buf[..n]);
-                inbox.count();
-                let frames = inbox.frames;
-                if let Some((at, arrived @ None)) = &mut inbox.watch {
-                    if frames > *at {
-                        *arrived = Some(Instant::now());
-                    }
+            inbox.take(&buf[..n]);
+            let frames = inbox.frames;
+            if let Some((at, arrived @ None)) = &mut inbox.watch {
+                if frames > *at {
+                    *arrived = Some(Instant::now());
                 }
             }
             drop(inbox);
@@ -217,6 +262,32 @@ async fn wait_for(live: &Live, within: Duration, cond: impl Fn(&Inbox) -> bool) 
         }
     }
 }
+
+/// Like [`wait_for`], but a connection on which the broker is still
+/// sending is not hung: each `within` that brings new bytes earns another,
+/// up to `cap` in all (a SUBSCRIBE with a hundred `#` filters may rightly
+/// be answered with megabytes of retained messages before the PINGRESP).
+async fn wait_while_progressing(
+    live: &Live,
+    within: Duration,
+    cap: Duration,
+    cond: impl Fn(&Inbox) -> bool + Copy,
+) -> bool {
+    let end = Instant::now() + cap.max(within);
+    loop {
+        let seen = lock(&live.inbox).arrived;
+        let left = end.saturating_duration_since(Instant::now());
+        if wait_for(live, within.min(left), cond).await {
+            return true;
+        }
+        if lock(&live.inbox).arrived == seen || Instant::now() >= end {
+            return false;
+        }
+    }
+}
+
+/// How many hang bounds a barrier may wait while the broker keeps sending.
+const PROGRESS_BOUNDS: u32 = 6;
 
 /// Runs `case` against `addr`. `clean[conn]` says whether a connection
 /// sent only valid packets (it gets the hang barrier; others only linger).
@@ -307,7 +378,13 @@ pub async fn run(case: &Case, addr: SocketAddr, bounds: &Bounds, clean: &[bool])
                 if w.write_all(&[0xC0, 0x00]).await.is_ok() {
                     let t0 = Instant::now();
                     barrier = Some(
-                        wait_for(&live, bounds.hang, |i| i.pingresps > before || i.closed).await,
+                        wait_while_progressing(
+                            &live,
+                            bounds.hang,
+                            bounds.hang * PROGRESS_BOUNDS,
+                            |i| i.pingresps > before || i.closed,
+                        )
+                        .await,
                     );
                     if lock(&live.inbox).pingresps > before {
                         latency = Some(t0.elapsed());
@@ -355,11 +432,54 @@ mod tests {
 
     #[test]
     fn frames_are_counted_by_their_fixed_header() {
-        let mut i = Inbox {
-            bytes: vec![0x20, 0x02, 0, 0, 0xD0, 0x00, 0x30, 0x05, 1],
-            ..Inbox::default()
-        };
-        i.count();
+        let mut i = Inbox::default();
+        i.take(&[0x20, 0x02, 0, 0, 0xD0, 0x00, 0x30, 0x05, 1]);
         assert_eq!((i.frames, i.pingresps), (2, 1));
+    }
+
+    #[test]
+    fn framing_does_not_depend_on_how_the_stream_is_split() {
+        // CONNACK, a PUBLISH with a two-byte Remaining Length, PINGRESP.
+        let mut stream = vec![0x20, 0x02, 0, 0, 0x30, 0x80, 0x01];
+        stream.extend(std::iter::repeat_n(7u8, 128));
+        stream.extend([0xD0, 0x00]);
+        for cut in 0..=stream.len() {
+            let mut i = Inbox::default();
+            i.take(&stream[..cut]);
+            i.take(&stream[cut..]);
+            assert_eq!((i.frames, i.pingresps), (3, 1), "cut at {cut}");
+        }
+        let mut i = Inbox::default();
+        for b in &stream {
+            i.take(std::slice::from_ref(b));
+        }
+        assert_eq!((i.frames, i.pingresps, i.arrived), (3, 1, stream.len()));
+    }
+
+    #[test]
+    fn a_pingresp_after_more_than_the_kept_bytes_is_still_counted() {
+        // Retained messages past what a connection keeps, then the PINGRESP:
+        // the barrier must see it (it once timed out as a false hang).
+        let mut i = Inbox::default();
+        let publish = {
+            let mut p = vec![0x31, 0xFF, 0x7F]; // Remaining Length 16,383
+            p.extend(std::iter::repeat_n(0u8, 16_383));
+            p
+        };
+        let n = KEPT_BYTES / publish.len() + 2;
+        for _ in 0..n {
+            i.take(&publish);
+        }
+        i.take(&[0xD0, 0x00]);
+        assert_eq!(i.bytes.len(), KEPT_BYTES);
+        assert_eq!((i.frames, i.pingresps), (n + 1, 1));
+    }
+
+    #[test]
+    fn a_remaining_length_over_four_bytes_stops_the_framing() {
+        let mut i = Inbox::default();
+        i.take(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0xD0, 0x00]);
+        assert_eq!(i.framing, Framing::Lost);
+        assert_eq!((i.frames, i.pingresps), (0, 0));
     }
 }
