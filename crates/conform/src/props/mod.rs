@@ -393,20 +393,16 @@ pub async fn run_props_at(
             *report.allowances.entry((*k).to_owned()).or_insert(0) += n;
         }
     }
-    if let Some((scenarios, reports)) = save.filter(|_| o.save_unshrunk) {
+    let saver = save.map(|(scenarios_dir, reports_dir)| save::Saver {
+        scenarios_dir,
+        reports_dir,
+        target: name,
+        seed: o.seed,
+    });
+    if let Some(saver) = saver.filter(|_| o.save_unshrunk) {
         for (i, case, run) in &results {
             if let Some(d) = &run.divergence {
-                let _ = save::write(
-                    save::Form::Unshrunk,
-                    scenarios,
-                    reports,
-                    name,
-                    o.seed,
-                    *i,
-                    case,
-                    run,
-                    d,
-                );
+                let _ = saver.write(save::Form::Unshrunk, *i, case, run, d);
             }
         }
     }
@@ -435,33 +431,11 @@ pub async fn run_props_at(
             if let Some((case, run)) = s.best {
                 let div = run.divergence.clone().unwrap_or_else(|| d.clone());
                 found.shrunk = Some((case.ops.len(), div.to_string()));
-                if let Some((scenarios, reports)) = save {
-                    found.file = save::write(
-                        save::Form::Shrunk,
-                        scenarios,
-                        reports,
-                        name,
-                        o.seed,
-                        *i,
-                        &case,
-                        &run,
-                        &div,
-                    )
-                    .ok();
+                if let Some(saver) = saver {
+                    found.file = saver.write(save::Form::Shrunk, *i, &case, &run, &div).ok();
                 }
-            } else if let Some((scenarios, reports)) = save {
-                found.file = save::write(
-                    save::Form::Shrunk,
-                    scenarios,
-                    reports,
-                    name,
-                    o.seed,
-                    *i,
-                    case,
-                    run,
-                    d,
-                )
-                .ok();
+            } else if let Some(saver) = saver {
+                found.file = saver.write(save::Form::Shrunk, *i, case, run, d).ok();
             }
         }
         report.found.push(found);
