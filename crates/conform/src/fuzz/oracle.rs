@@ -296,6 +296,17 @@ fn answer_of_nibble(t: u8) -> Option<u8> {
     })
 }
 
+/// Whether `answer` is a SUBACK that refuses every filter (return codes
+/// of 0x80 and up) of a SUBSCRIBE the strict decoder rejected only for a
+/// misplaced wildcard (`kind` `InvalidTopicFilter`): a legal refusal, not
+/// an acceptance. Other faults (U+0000, reserved bits, ...) oblige the
+/// server to close, so a refusing SUBACK does not excuse them.
+fn refuses_every_filter(answer: &Packet, kind: &str) -> bool {
+    kind == "InvalidTopicFilter"
+        && matches!(answer, Packet::SubAck(a)
+            if !a.reason_codes.is_empty() && a.reason_codes.iter().all(|c| c.0 >= 0x80))
+}
+
 fn pick(v: ProtocolVersion, v3: &'static str, v5: &'static str) -> &'static str {
     v.pick(v3, v5)
 }
@@ -622,6 +633,13 @@ pub fn judge_reading(
                         Some(a) => key.0 == a,
                         None => false,
                     } && (key.0 == 13 || key.0 == 4 || key.0 == 5 || bad.id == Some(key.1));
+                if answers_bad && bad.exact && refuses_every_filter(p, &bad.kind) {
+                    // A SUBACK refusing every filter of a SUBSCRIBE whose
+                    // only fault is a filter's wildcard placement is the
+                    // refusal the library accepts (MQTT-4.7.1-2 / 5.0
+                    // MQTT-4.7.1-1 scenarios: 0x80 or a close).
+                    continue;
+                }
                 if answers_bad && bad.exact {
                     f(
                         Kind::AcceptedInvalid,
@@ -841,6 +859,34 @@ mod tests {
         let r = rec(sent.clone(), &[0xD0, 0x00]);
         let f = judge(0, &r, &analyze(&sent));
         assert!(f.iter().any(|f| f.kind == Kind::Illegal), "{f:?}");
+    }
+
+    #[test]
+    fn a_suback_refusing_a_misplaced_wildcard_is_legal_but_granting_it_is_not() {
+        // SUBSCRIBE id 5 to "a/#/b" (3.1.1 MQTT-4.7.1-2): the library
+        // accepts SUBACK 0x80 or a close as the refusal.
+        let mut sent = vec![connect(ProtocolVersion::V311)];
+        sent.push(vec![
+            0x82, 0x0A, 0x00, 0x05, 0x00, 0x05, b'a', b'/', b'#', b'/', b'b', 0x00,
+        ]);
+        let a = analyze(&sent);
+        assert!(a.invalid.is_some());
+        let refused = rec(
+            sent.clone(),
+            &[
+                0x20, 0x02, 0x00, 0x00, 0x90, 0x03, 0x00, 0x05, 0x80, 0xD0, 0x00,
+            ],
+        );
+        let f = judge(0, &refused, &a);
+        assert!(f.is_empty(), "{f:?}");
+        let granted = rec(
+            sent.clone(),
+            &[
+                0x20, 0x02, 0x00, 0x00, 0x90, 0x03, 0x00, 0x05, 0x00, 0xD0, 0x00,
+            ],
+        );
+        let f = judge(0, &granted, &a);
+        assert!(f.iter().any(|f| f.kind == Kind::AcceptedInvalid), "{f:?}");
     }
 
     #[test]
