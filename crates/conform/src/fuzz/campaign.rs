@@ -174,7 +174,6 @@ struct Candidate {
     target: usize,
     template: Case,
     findings: Vec<Finding>,
-    transcripts: Vec<Transcript>,
 }
 
 /// The case of number `n`.
@@ -477,7 +476,6 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
                         target,
                         template: template.clone(),
                         findings,
-                        transcripts: transcripts.clone(),
                     });
                 }
             }
@@ -742,7 +740,6 @@ async fn handle_candidate(
     report: &mut CampaignReport,
     token: &mut u64,
 ) {
-    let _ = &c.transcripts;
     for f in c.findings {
         if let Some(&i) = seen.get(&f.key) {
             if let Some(r) = report.findings.get_mut(i) {
