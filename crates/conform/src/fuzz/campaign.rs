@@ -20,7 +20,7 @@ use super::minimise::{minimise, Replayed};
 use super::oracle::{self, Coverage, Finding, Kind};
 use super::report::{CampaignReport, ReportedFinding};
 use super::rng::Rng;
-use super::{replay, seeds, FuzzError};
+use super::{janitor, replay, seeds, FuzzError};
 use crate::scenario::VersionTag;
 use crate::target::{Target, TargetsFile};
 
@@ -155,6 +155,9 @@ struct Shared {
     /// Tokens of the cases in flight.
     in_use: Vec<AtomicBool>,
 }
+
+/// How often retained messages left by cases are cleared.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 /// Distinct case tokens: a case uses the token of its number modulo this
 /// (replays use tokens from `0xF000_0000` up).
@@ -497,7 +500,9 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
     });
     let mut peak_rss = first_rss.map_or(0, |s| s.rss_kib);
     let mut last_probe = Instant::now();
+    let mut last_sweep = Instant::now();
     let mut last_print = Instant::now();
+    let mut printed_cases = 0u64;
     let mut last_roll = Instant::now();
     let cpu_at_start = own_cpu_ticks();
     let mut hang_bound = opts.bounds.hang;
@@ -515,14 +520,24 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
             _ = shared.trouble.notified() => true,
         };
         if last_print.elapsed() >= Duration::from_secs(10) && opts.progress {
-            last_print = Instant::now();
             let cases = shared.cases.load(Ordering::Relaxed);
+            let recent_rate = (cases - printed_cases) as f64 / last_print.elapsed().as_secs_f64();
+            last_print = Instant::now();
+            printed_cases = cases;
+            let answers = shared
+                .latency
+                .first()
+                .and_then(Latency::high)
+                .map_or(String::new(), |(p99, _)| {
+                    format!(", answer p99 {:.1} ms", p99.as_secs_f64() * 1e3)
+                });
             eprintln!(
-                "fuzz {}: {:.0}s, {} cases ({:.0}/s), {} finding(s)",
+                "fuzz {}: {:.0}s, {} cases ({:.0}/s, last 10 s {:.0}/s{answers}), {} finding(s)",
                 name,
                 started.elapsed().as_secs_f64(),
                 cases,
                 cases as f64 / started.elapsed().as_secs_f64(),
+                recent_rate,
                 report.findings.len()
             );
         }
@@ -560,6 +575,22 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
                         format!("a fresh CONNECT got no CONNACK: {e}"),
                     ));
                     break;
+                }
+            }
+        }
+        // Retained messages cases left behind, cleared now and then so the
+        // target stays at a steady state (see `janitor`).
+        if dead.is_none() && last_sweep.elapsed() >= SWEEP_EVERY {
+            last_sweep = Instant::now();
+            for (i, l) in lives.iter().enumerate() {
+                let within = shared.bounds(i, &opts.bounds).hang;
+                report.sweeps.0 += 1;
+                match janitor::sweep(l.addr, l.probe_version(), within).await {
+                    Ok(s) => report.sweeps.2 += s.cleared as u64,
+                    Err(e) => {
+                        report.sweeps.1 += 1;
+                        tracing::debug!(target = %l.spec, "retained sweep failed: {e}");
+                    }
                 }
             }
         }
@@ -812,6 +843,7 @@ async fn handle_candidate(
         }
         if !confirmed {
             report.unconfirmed += 1;
+            *report.unconfirmed_keys.entry(f.key.clone()).or_default() += 1;
             // Not recorded as seen: a later occurrence gets another chance.
             continue;
         }
@@ -900,6 +932,10 @@ async fn handle_death(
             eprintln!("fuzz: {spec}: answers a CONNECT when alone; not a finding");
         }
         report.unconfirmed += 1;
+        *report
+            .unconfirmed_keys
+            .entry(format!("{kind:?}: {why}"))
+            .or_default() += 1;
         return true;
     }
     if !lives[i].restartable {

@@ -12,6 +12,7 @@ pub mod campaign;
 pub mod case;
 pub mod exec;
 pub mod health;
+pub mod janitor;
 pub mod latency;
 pub mod minimise;
 pub mod mutate;

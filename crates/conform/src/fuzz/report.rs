@@ -83,10 +83,16 @@ pub struct CampaignReport {
     pub process_cpu_seconds: Option<f64>,
     /// Target restarts after a crash or hang.
     pub restarts: u64,
+    /// Retained-message sweeps made, failed, and messages they cleared
+    /// (see [`super::janitor`]).
+    pub sweeps: (u64, u64, u64),
     /// Findings.
     pub findings: Vec<ReportedFinding>,
     /// Candidates that did not reproduce alone (flaky, or load-dependent).
     pub unconfirmed: u64,
+    /// How often each unconfirmed candidate's key came up, for a person
+    /// to look at (a load-dependent answer, or a flaky harness wait).
+    pub unconfirmed_keys: BTreeMap<String, u64>,
 }
 
 impl CampaignReport {
@@ -120,6 +126,11 @@ impl CampaignReport {
             self.probes.0, self.probes.1
         );
         let _ = writeln!(m, "| restarts | {} |", self.restarts);
+        let _ = writeln!(
+            m,
+            "| retained sweeps (failed), messages cleared | {} ({}), {} |",
+            self.sweeps.0, self.sweeps.1, self.sweeps.2
+        );
         if let Some((p99, p999)) = self.latency_ms {
             let _ = writeln!(
                 m,
@@ -156,6 +167,13 @@ impl CampaignReport {
             self.findings.len(),
             self.unconfirmed
         );
+        if !self.unconfirmed_keys.is_empty() {
+            let _ = writeln!(m, "Candidates that did not reproduce alone:\n");
+            for (key, n) in &self.unconfirmed_keys {
+                let _ = writeln!(m, "- `{key}` ({n}x)");
+            }
+            let _ = writeln!(m);
+        }
         let _ = writeln!(m, "## Findings\n");
         if self.findings.is_empty() {
             let _ = writeln!(m, "None.\n");
