@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,11 +16,11 @@ use super::case::Case;
 use super::exec::{self, Bounds, Transcript};
 use super::health::{self, ProcState, TICKS_PER_SEC};
 use super::latency::Latency;
-use super::minimise::{minimise, Replayed};
 use super::oracle::{self, Coverage, Finding, Kind};
-use super::report::{CampaignReport, ReportedFinding};
+use super::report::CampaignReport;
 use super::rng::Rng;
-use super::{janitor, replay, seeds, FuzzError};
+use super::supervisor::Supervisor;
+use super::{janitor, seeds, FuzzError};
 use crate::scenario::VersionTag;
 use crate::target::{Target, TargetsFile};
 
@@ -76,12 +76,15 @@ impl Default for CampaignOptions {
 }
 
 /// A target being fuzzed.
-struct Live {
-    spec: String,
+pub(super) struct Live {
+    /// As given on the command line.
+    pub(super) spec: String,
     target: Option<Target>,
-    addr: SocketAddr,
+    /// Where it listens.
+    pub(super) addr: SocketAddr,
     versions: Vec<VersionTag>,
-    restartable: bool,
+    /// Started by the harness, so it can be started again.
+    pub(super) restartable: bool,
 }
 
 impl Live {
@@ -117,17 +120,17 @@ impl Live {
         })
     }
 
-    fn pid(&self) -> Option<u32> {
+    pub(super) fn pid(&self) -> Option<u32> {
         self.target.as_ref().and_then(Target::process_id)
     }
 
-    fn probe_version(&self) -> ProtocolVersion {
+    pub(super) fn probe_version(&self) -> ProtocolVersion {
         self.versions
             .first()
             .map_or(ProtocolVersion::V311, |v| v.protocol())
     }
 
-    async fn restart(&mut self, opts: &CampaignOptions) -> Result<(), FuzzError> {
+    pub(super) async fn restart(&mut self, opts: &CampaignOptions) -> Result<(), FuzzError> {
         if let Some(t) = self.target.take() {
             t.stop().await;
         }
@@ -138,13 +141,15 @@ impl Live {
 }
 
 /// Shared between the workers and the supervisor.
-struct Shared {
+pub(super) struct Shared {
     next: AtomicU64,
     stop: AtomicBool,
     cases: AtomicU64,
     refused: AtomicU64,
     connections: AtomicU64,
-    gate: RwLock<Vec<SocketAddr>>,
+    /// Where the targets listen; the supervisor write-locks it to run
+    /// something alone.
+    pub(super) gate: RwLock<Vec<SocketAddr>>,
     /// Numbers of the latest cases (a case is regenerated from its number).
     recent: Mutex<VecDeque<u64>>,
     coverage: Mutex<Coverage>,
@@ -165,7 +170,7 @@ const TOKENS: u64 = 256;
 
 impl Shared {
     /// The waits of a case against target `i` now.
-    fn bounds(&self, i: usize, configured: &Bounds) -> Bounds {
+    pub(super) fn bounds(&self, i: usize, configured: &Bounds) -> Bounds {
         self.latency
             .get(i)
             .map_or(*configured, |l| l.bounds(configured))
@@ -173,10 +178,13 @@ impl Shared {
 }
 
 /// A candidate from a worker.
-struct Candidate {
-    target: usize,
-    template: Case,
-    findings: Vec<Finding>,
+pub(super) struct Candidate {
+    /// Which target (index of `--target`).
+    pub(super) target: usize,
+    /// The case before instantiation (it replays under fresh tokens).
+    pub(super) template: Case,
+    /// What the oracles found.
+    pub(super) findings: Vec<Finding>,
 }
 
 /// The case of number `n`.
@@ -224,7 +232,7 @@ pub async fn run_and_judge(
 
 /// A compact account of a connection for differential comparison: the
 /// answers to our requests and how it ended; deliveries (racy) left out.
-fn signature(t: &Transcript, case: &Case) -> Vec<String> {
+pub(super) fn signature(t: &Transcript, case: &Case) -> Vec<String> {
     let mut out = Vec::new();
     for (c, rec) in t.conns.iter().enumerate() {
         let v = case.version(c).unwrap_or(ProtocolVersion::V311);
@@ -486,19 +494,18 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
     }
     drop(tx);
 
-    let mut report = CampaignReport {
+    let report = CampaignReport {
         targets: opts.targets.clone(),
         seed: opts.seed,
         seeds: seeds.len(),
         ..CampaignReport::default()
     };
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    let mut replay_token = 0xF000_0000u64;
     let first_rss = lives[0].pid().and_then(|p| match health::sample(p) {
         ProcState::Alive(s) => Some(s),
         ProcState::Dead(_) => None,
     });
     let mut peak_rss = first_rss.map_or(0, |s| s.rss_kib);
+    let mut sup = Supervisor::new(lives, opts, out_dir.clone(), report);
     let mut last_probe = Instant::now();
     let mut last_sweep = Instant::now();
     let mut last_print = Instant::now();
@@ -511,7 +518,7 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
         let trouble = tokio::select! {
             c = rx.recv() => match c {
                 Some(c) => {
-                    handle_candidate(c, &shared, &mut lives, opts, &out_dir, &mut seen, &mut report, &mut replay_token).await;
+                    sup.candidate(c, &shared).await;
                     false
                 }
                 None => break,
@@ -538,7 +545,7 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
                 cases,
                 cases as f64 / started.elapsed().as_secs_f64(),
                 recent_rate,
-                report.findings.len()
+                sup.report.findings.len()
             );
         }
         if last_roll.elapsed() >= Duration::from_secs(2) {
@@ -550,7 +557,7 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
         }
         // Resources and process liveness.
         let mut dead = None;
-        for (i, l) in lives.iter().enumerate() {
+        for (i, l) in sup.lives.iter().enumerate() {
             if let Some(pid) = l.pid() {
                 match health::sample(pid) {
                     ProcState::Alive(s) => {
@@ -564,11 +571,11 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
         }
         if dead.is_none() && (trouble || last_probe.elapsed() >= Duration::from_secs(2)) {
             last_probe = Instant::now();
-            for (i, l) in lives.iter().enumerate() {
-                report.probes.0 += 1;
+            for (i, l) in sup.lives.iter().enumerate() {
+                sup.report.probes.0 += 1;
                 let within = shared.bounds(i, &opts.bounds).hang;
                 if let Err(e) = health::probe(l.addr, l.probe_version(), within, 3).await {
-                    report.probes.1 += 1;
+                    sup.report.probes.1 += 1;
                     dead = Some((
                         i,
                         Kind::Unresponsive,
@@ -582,13 +589,13 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
         // target stays at a steady state (see `janitor`).
         if dead.is_none() && last_sweep.elapsed() >= SWEEP_EVERY {
             last_sweep = Instant::now();
-            for (i, l) in lives.iter().enumerate() {
+            for (i, l) in sup.lives.iter().enumerate() {
                 let within = shared.bounds(i, &opts.bounds).hang;
-                report.sweeps.0 += 1;
+                sup.report.sweeps.0 += 1;
                 match janitor::sweep(l.addr, l.probe_version(), within).await {
-                    Ok(s) => report.sweeps.2 += s.cleared as u64,
+                    Ok(s) => sup.report.sweeps.2 += s.cleared as u64,
                     Err(e) => {
-                        report.sweeps.1 += 1;
+                        sup.report.sweeps.1 += 1;
                         tracing::debug!(target = %l.spec, "retained sweep failed: {e}");
                     }
                 }
@@ -604,21 +611,8 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
                 .map(|&n| (n, generate(&seeds, opts.seed, n)))
                 .collect();
             let within = shared.bounds(i, &opts.bounds).hang;
-            let ok = handle_death(
-                i,
-                kind,
-                &why,
-                within,
-                recent,
-                &mut lives,
-                opts,
-                &out_dir,
-                &mut seen,
-                &mut report,
-                &mut replay_token,
-            )
-            .await;
-            *gate = lives.iter().map(|l| l.addr).collect();
+            let ok = sup.death(i, kind, &why, within, recent).await;
+            *gate = sup.lives.iter().map(|l| l.addr).collect();
             drop(gate);
             if !ok {
                 shared.stop.store(true, Ordering::Relaxed);
@@ -639,88 +633,81 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
     let seconds = started.elapsed().as_secs_f64();
     let cases = shared.cases.load(Ordering::Relaxed);
     if let (Some(a), Some(b)) = (cpu_at_start, own_cpu_ticks()) {
-        report.process_cpu_seconds = Some((b - a) as f64 / TICKS_PER_SEC as f64);
+        sup.report.process_cpu_seconds = Some((b - a) as f64 / TICKS_PER_SEC as f64);
     }
-    report.hang_bound_s = hang_bound.as_secs_f64();
-    report.latency_ms = shared
+    sup.report.hang_bound_s = hang_bound.as_secs_f64();
+    sup.report.latency_ms = shared
         .latency
         .first()
         .and_then(Latency::high)
         .map(|(a, b)| (a.as_secs_f64() * 1e3, b.as_secs_f64() * 1e3));
 
     // Idle resources of a local broker: memory, and CPU while nothing is sent.
-    if let Some(pid) = lives[0].pid() {
+    if let Some(pid) = sup.lives[0].pid() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         if let ProcState::Alive(a) = health::sample(pid) {
             tokio::time::sleep(Duration::from_secs(3)).await;
             if let ProcState::Alive(b) = health::sample(pid) {
                 let busy = (b.cpu_ticks - a.cpu_ticks) as f64 / TICKS_PER_SEC as f64 / 3.0;
                 peak_rss = peak_rss.max(b.rss_kib);
-                report.rss_kib = Some((first_rss.map_or(0, |s| s.rss_kib), peak_rss, b.rss_kib));
-                report.cpu_seconds = Some(
+                sup.report.rss_kib =
+                    Some((first_rss.map_or(0, |s| s.rss_kib), peak_rss, b.rss_kib));
+                sup.report.cpu_seconds = Some(
                     (b.cpu_ticks - first_rss.map_or(0, |s| s.cpu_ticks)) as f64
                         / TICKS_PER_SEC as f64,
                 );
                 if busy > 0.5 {
-                    push_resource(
-                        &mut report,
-                        &lives[0].spec,
-                        format!(
-                            "the broker used {:.0}% of a core while idle after the campaign",
-                            busy * 100.0
-                        ),
-                    );
+                    sup.push_resource(format!(
+                        "the broker used {:.0}% of a core while idle after the campaign",
+                        busy * 100.0
+                    ));
                 }
                 if b.rss_kib / 1024 > opts.max_rss_mib {
-                    push_resource(
-                        &mut report,
-                        &lives[0].spec,
-                        format!(
-                            "the broker holds {} MiB after the campaign (limit {} MiB)",
-                            b.rss_kib / 1024,
-                            opts.max_rss_mib
-                        ),
-                    );
+                    sup.push_resource(format!(
+                        "the broker holds {} MiB after the campaign (limit {} MiB)",
+                        b.rss_kib / 1024,
+                        opts.max_rss_mib
+                    ));
                 }
             }
         }
     }
-    for l in lives {
+    for l in sup.lives {
         if let Some(t) = l.target {
             t.stop().await;
         }
     }
-    report.seconds = seconds;
-    report.cases = cases;
-    report.cases_per_second = cases as f64 / seconds.max(0.001);
-    report.connections = shared.connections.load(Ordering::Relaxed);
-    report.refused_cases = shared.refused.load(Ordering::Relaxed);
-    report.coverage = shared
+    sup.report.seconds = seconds;
+    sup.report.cases = cases;
+    sup.report.cases_per_second = cases as f64 / seconds.max(0.001);
+    sup.report.connections = shared.connections.load(Ordering::Relaxed);
+    sup.report.refused_cases = shared.refused.load(Ordering::Relaxed);
+    sup.report.coverage = shared
         .coverage
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    report.mutations = shared
+    sup.report.mutations = shared
         .mutations
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    report.finish_coverage();
+    sup.report.finish_coverage();
     let md = out_dir.join("report.md");
-    std::fs::write(&md, report.markdown()).map_err(|e| FuzzError::Io {
+    std::fs::write(&md, sup.report.markdown()).map_err(|e| FuzzError::Io {
         path: md.clone(),
         source: e,
     })?;
     let json = out_dir.join("report.json");
     std::fs::write(
         &json,
-        serde_json::to_string_pretty(&report).unwrap_or_default(),
+        serde_json::to_string_pretty(&sup.report).unwrap_or_default(),
     )
     .map_err(|e| FuzzError::Io {
         path: json.clone(),
         source: e,
     })?;
-    Ok(report)
+    Ok(sup.report)
 }
 
 /// CPU time of this process, clock ticks.
@@ -731,22 +718,8 @@ fn own_cpu_ticks() -> Option<u64> {
     }
 }
 
-fn push_resource(report: &mut CampaignReport, target: &str, detail: String) {
-    report.findings.push(ReportedFinding {
-        kind: Kind::Resource.as_str().into(),
-        key: "resource".into(),
-        detail,
-        statements: Vec::new(),
-        occurrences: 1,
-        confirmed: true,
-        events: (0, 0),
-        scenario: None,
-        targets: vec![target.to_owned()],
-    });
-}
-
 /// The first differing connection's two accounts, without case-specific ids.
-fn diff_key(sigs: &[Vec<String>]) -> String {
+pub(super) fn diff_key(sigs: &[Vec<String>]) -> String {
     let first = &sigs[0];
     for (i, s) in sigs.iter().enumerate().skip(1) {
         for (a, b) in first.iter().zip(s) {
@@ -757,321 +730,4 @@ fn diff_key(sigs: &[Vec<String>]) -> String {
         }
     }
     "length".into()
-}
-
-/// Confirms, minimises and records a candidate.
-#[allow(clippy::too_many_arguments)]
-async fn handle_candidate(
-    c: Candidate,
-    shared: &Shared,
-    lives: &mut [Live],
-    opts: &CampaignOptions,
-    out_dir: &Path,
-    seen: &mut BTreeMap<String, usize>,
-    report: &mut CampaignReport,
-    token: &mut u64,
-) {
-    for f in c.findings {
-        if let Some(&i) = seen.get(&f.key) {
-            if let Some(r) = report.findings.get_mut(i) {
-                r.occurrences += 1;
-            }
-            continue;
-        }
-        let addrs: Vec<(SocketAddr, Bounds)> = if f.kind == Kind::Disagreement {
-            (0..lives.len())
-                .map(|i| (lives[i].addr, shared.bounds(i, &opts.bounds)))
-                .collect()
-        } else {
-            vec![(lives[c.target].addr, shared.bounds(c.target, &opts.bounds))]
-        };
-        // A hang is confirmed (and minimised) alone: no other case runs
-        // meanwhile, so load cannot make it (the bound already scales with
-        // the latency measured under load).
-        let _alone = if f.kind == Kind::Hang {
-            Some(shared.gate.write().await)
-        } else {
-            None
-        };
-        let reproduces = |case: Case, key: String, token: u64| {
-            let addrs = addrs.clone();
-            async move {
-                let inst = case.instantiate(token);
-                if addrs.len() > 1 {
-                    let mut sigs = Vec::new();
-                    for (a, bounds) in &addrs {
-                        let (t, f, _) = run_and_judge(&inst, *a, bounds).await;
-                        if !f.is_empty() {
-                            return Replayed::default();
-                        }
-                        sigs.push(signature(&t, &inst));
-                    }
-                    return Replayed {
-                        on: Vec::new(),
-                        any: format!("disagreement:{}", diff_key(&sigs)) == key
-                            && sigs.iter().any(|s| *s != sigs[0]),
-                    };
-                }
-                let (_, found, _) = run_and_judge(&inst, addrs[0].0, &addrs[0].1).await;
-                let mut on: Vec<usize> = found
-                    .iter()
-                    .filter(|x| x.key == key)
-                    .filter_map(|x| x.conn)
-                    .collect();
-                on.dedup();
-                Replayed {
-                    any: found.iter().any(|x| x.key == key),
-                    on,
-                }
-            }
-        };
-        // Confirm alone (three tries: a hang may need a quiet broker); the
-        // connection it shows on is the one the scenario checks.
-        let mut conn = None;
-        let mut confirmed = false;
-        for _ in 0..3 {
-            *token += 1;
-            let r = reproduces(c.template.clone(), f.key.clone(), *token).await;
-            if r.holds_for(None) {
-                confirmed = true;
-                conn = f
-                    .conn
-                    .filter(|x| r.on.contains(x))
-                    .or(r.on.first().copied());
-                break;
-            }
-        }
-        if !confirmed {
-            report.unconfirmed += 1;
-            *report.unconfirmed_keys.entry(f.key.clone()).or_default() += 1;
-            // Not recorded as seen: a later occurrence gets another chance.
-            continue;
-        }
-        let mut f = f;
-        f.conn = conn.or(f.conn);
-        let before = c.template.events.len();
-        let best = if opts.minimise {
-            let budget = if f.kind == Kind::Hang { 12 } else { 80 };
-            let key = f.key.clone();
-            let tok = std::cell::Cell::new(*token);
-            let best = minimise(&c.template, conn, budget, |cand| {
-                tok.set(tok.get() + 1);
-                reproduces(cand, key.clone(), tok.get())
-            })
-            .await;
-            *token = tok.get();
-            best
-        } else {
-            c.template.clone()
-        };
-        let version = best
-            .version(f.conn.unwrap_or(0))
-            .or_else(|| (0..best.conns()).find_map(|c| best.version(c)))
-            .unwrap_or(ProtocolVersion::V311);
-        *token += 1;
-        let inst = best.instantiate(*token);
-        let file = out_dir.join(format!(
-            "{}-{:03}.yaml",
-            f.kind.as_str(),
-            report.findings.len() + 1
-        ));
-        let text = replay::scenario_yaml(&inst, &f, version, &lives[c.target].spec, opts.seed);
-        let scenario = std::fs::write(&file, text).ok().map(|()| file);
-        seen.insert(f.key.clone(), report.findings.len());
-        report.findings.push(ReportedFinding {
-            kind: f.kind.as_str().into(),
-            key: f.key.clone(),
-            detail: f.detail.clone(),
-            statements: f.statements.iter().map(|s| (*s).to_owned()).collect(),
-            occurrences: 1,
-            confirmed,
-            events: (before, best.events.len()),
-            scenario,
-            targets: if f.kind == Kind::Disagreement {
-                lives.iter().map(|l| l.spec.clone()).collect()
-            } else {
-                vec![lives[c.target].spec.clone()]
-            },
-        });
-    }
-}
-
-/// The target died or stopped answering: find the case that did it among
-/// the recent ones, minimise it, restart. False when the campaign cannot
-/// go on (the target cannot be restarted).
-#[allow(clippy::too_many_arguments)]
-async fn handle_death(
-    i: usize,
-    kind: Kind,
-    why: &str,
-    within: Duration,
-    recent: Vec<(u64, Case)>,
-    lives: &mut [Live],
-    opts: &CampaignOptions,
-    out_dir: &Path,
-    seen: &mut BTreeMap<String, usize>,
-    report: &mut CampaignReport,
-    token: &mut u64,
-) -> bool {
-    let spec = lives[i].spec.clone();
-    if opts.progress {
-        eprintln!(
-            "fuzz: {spec}: {}: {why}; looking for the case among the last {}",
-            kind.as_str(),
-            recent.len()
-        );
-    }
-    // No case runs now (the caller holds the gate): a target that answers
-    // alone was slow under load, not unresponsive.
-    if kind == Kind::Unresponsive
-        && health::probe(lives[i].addr, lives[i].probe_version(), within, 3)
-            .await
-            .is_ok()
-    {
-        if opts.progress {
-            eprintln!("fuzz: {spec}: answers a CONNECT when alone; not a finding");
-        }
-        report.unconfirmed += 1;
-        *report
-            .unconfirmed_keys
-            .entry(format!("{kind:?}: {why}"))
-            .or_default() += 1;
-        return true;
-    }
-    if !lives[i].restartable {
-        push_death(report, &spec, kind, why, None, recent.len(), 0);
-        return false;
-    }
-    if lives[i].restart(opts).await.is_err() {
-        push_death(report, &spec, kind, why, None, recent.len(), 0);
-        return false;
-    }
-    report.restarts += 1;
-    // Does `case` alone kill the target? (Restarts it when it does.)
-    async fn kills(
-        live: &mut Live,
-        case: &Case,
-        token: u64,
-        opts: &CampaignOptions,
-        within: Duration,
-    ) -> bool {
-        let inst = case.instantiate(token);
-        let bounds = Bounds {
-            hang: within,
-            ..opts.bounds
-        };
-        let _ = run_and_judge(&inst, live.addr, &bounds).await;
-        let dead = live
-            .pid()
-            .is_some_and(|p| matches!(health::sample(p), ProcState::Dead(_)))
-            || health::probe(live.addr, live.probe_version(), within, 2)
-                .await
-                .is_err();
-        if dead {
-            let _ = live.restart(opts).await;
-        }
-        dead
-    }
-    let mut culprit = None;
-    for (_, case) in recent.iter().rev() {
-        *token += 1;
-        if kills(&mut lives[i], case, *token, opts, within).await {
-            report.restarts += 1;
-            culprit = Some(case.clone());
-            break;
-        }
-    }
-    let Some(mut best) = culprit else {
-        push_death(
-            report,
-            &spec,
-            kind,
-            &format!("{why} (no single recent case reproduces it alone)"),
-            None,
-            recent.len(),
-            0,
-        );
-        return true;
-    };
-    let before = best.events.len();
-    let key = format!("{}:{}", kind.as_str(), "death");
-    if opts.minimise {
-        let mut tries = 0;
-        let mut idx = 0;
-        while idx < best.events.len() && tries < 40 {
-            let mut cand = best.clone();
-            cand.events.remove(idx);
-            tries += 1;
-            *token += 1;
-            if !cand.events.is_empty() && kills(&mut lives[i], &cand, *token, opts, within).await {
-                report.restarts += 1;
-                best = cand;
-            } else {
-                idx += 1;
-            }
-        }
-    }
-    let f = Finding {
-        kind,
-        conn: Some(0),
-        detail: why.to_owned(),
-        statements: vec!["MQTT-3.2.0-1"],
-        key: key.clone(),
-        forbidden: None,
-    };
-    let version = (0..best.conns())
-        .find_map(|c| best.version(c))
-        .unwrap_or(ProtocolVersion::V311);
-    *token += 1;
-    let inst = best.instantiate(*token);
-    let file = out_dir.join(format!(
-        "{}-{:03}.yaml",
-        kind.as_str(),
-        report.findings.len() + 1
-    ));
-    let scenario = std::fs::write(
-        &file,
-        replay::scenario_yaml(&inst, &f, version, &spec, opts.seed),
-    )
-    .ok()
-    .map(|()| file);
-    if let Some(&n) = seen.get(&key) {
-        if let Some(r) = report.findings.get_mut(n) {
-            r.occurrences += 1;
-        }
-        return true;
-    }
-    seen.insert(key, report.findings.len());
-    push_death(
-        report,
-        &spec,
-        kind,
-        why,
-        scenario,
-        before,
-        best.events.len(),
-    );
-    true
-}
-
-fn push_death(
-    report: &mut CampaignReport,
-    spec: &str,
-    kind: Kind,
-    why: &str,
-    scenario: Option<PathBuf>,
-    before: usize,
-    after: usize,
-) {
-    report.findings.push(ReportedFinding {
-        kind: kind.as_str().into(),
-        key: format!("{}:death", kind.as_str()),
-        detail: why.to_owned(),
-        statements: vec!["MQTT-3.2.0-1".into()],
-        occurrences: 1,
-        confirmed: scenario.is_some(),
-        events: (before, after),
-        scenario,
-        targets: vec![spec.to_owned()],
-    });
 }

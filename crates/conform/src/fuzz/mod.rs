@@ -21,6 +21,7 @@ pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod seeds;
+mod supervisor;
 
 pub use campaign::{run, CampaignOptions};
 pub use report::CampaignReport;
