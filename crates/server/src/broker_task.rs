@@ -174,10 +174,20 @@ fn route(broker: &mut Broker, conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>
                 packet,
             } => {
                 let Some(tx) = conns.get(&conn) else { continue };
-                if tx.try_send(Outbound::Packet(version, packet)).is_err() {
+                if let Err(e) = tx.try_send(Outbound::Packet(version, packet)) {
                     // Too slow to read what it is sent, or already gone:
-                    // the connection ends as if the network had failed.
-                    tracing::warn!(%conn, "client too slow or gone; closing");
+                    // the connection ends as if the network had failed. A
+                    // client that went away is routine (its report that the
+                    // connection ended may still be in the queue); one
+                    // that does not keep up is worth a warning.
+                    match e {
+                        mpsc::error::TrySendError::Full(_) => {
+                            tracing::warn!(%conn, "client too slow to read what it is sent; closing")
+                        }
+                        mpsc::error::TrySendError::Closed(_) => {
+                            tracing::debug!(%conn, "connection already gone")
+                        }
+                    }
                     conns.remove(&conn);
                     let _ = broker.connection_closed(conn, now(start));
                 }
