@@ -204,6 +204,15 @@ impl<'a> Reader<'a> {
         b
     }
 
+    /// Everything from `start` (a position in the frame) to the end of
+    /// the current limit; reading continues after it.
+    #[inline]
+    pub(crate) fn rest_from(&mut self, start: usize) -> Bytes {
+        let b = self.frame.slice(start..self.end);
+        self.pos = self.end;
+        b
+    }
+
     /// Binary Data: a two-byte length then that many bytes.
     #[inline]
     pub(crate) fn binary(&mut self, field: &'static str) -> Result<Bytes, Violation> {

@@ -13,6 +13,7 @@
 use bytes::{Buf, Bytes};
 
 use crate::error::Violation;
+use crate::packet::publish::Message;
 use crate::packet::{
     PacketType, PubResponse, Publish, Subscribe, Subscription, SubscriptionOptions,
 };
@@ -59,8 +60,8 @@ pub(super) fn bare_ack(ptype: PacketType, body: &[u8]) -> Option<crate::Packet> 
 }
 
 /// A PUBLISH whose topic name is not empty, from its whole `frame` (fixed
-/// header included; the body starts at `start`). The payload is the frame
-/// itself, advanced past the headers: no second reference to count.
+/// header included; the body starts at `start`). The PUBLISH holds the
+/// frame itself, advanced to the topic: no second reference to count.
 /// Gives the frame back when the general decoder must decide.
 #[inline(always)]
 pub(super) fn publish(
@@ -115,18 +116,24 @@ pub(super) fn publish(
             None => return Err(frame),
         }
     }
-    let Ok(topic) = MqttString::from_checked_bytes(frame.slice(topic_start..topic_end)) else {
+    // UTF-8 (MQTT-1.5.3-1 / MQTT-1.5.4-1): ASCII, the common case, is
+    // checked a word at a time.
+    let topic = &b[topic_start..topic_end];
+    if !topic.is_ascii() && std::str::from_utf8(topic).is_err() {
         return Err(frame);
-    };
-    frame.advance(pos);
+    }
+    frame.advance(topic_start);
     Ok(Publish {
         dup,
         qos,
         retain: flags & 0x01 != 0,
-        topic,
         packet_id,
         properties,
-        payload: frame,
+        message: Message::Frame {
+            frame,
+            topic_len,
+            payload_at: pos - topic_start,
+        },
     })
 }
 
