@@ -204,13 +204,11 @@ impl<'a> Reader<'a> {
         b
     }
 
-    /// Everything from `start` (a position in the frame) to the end of
-    /// the current limit; reading continues after it.
+    /// The whole frame, shared; reading ends here.
     #[inline]
-    pub(crate) fn rest_from(&mut self, start: usize) -> Bytes {
-        let b = self.frame.slice(start..self.end);
+    pub(crate) fn whole_frame(&mut self) -> Bytes {
         self.pos = self.end;
-        b
+        self.frame.clone()
     }
 
     /// Binary Data: a two-byte length then that many bytes.

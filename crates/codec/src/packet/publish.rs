@@ -51,13 +51,15 @@ pub(crate) enum Message {
         /// The Payload.
         payload: Bytes,
     },
-    /// Received: one view of the frame, from the first byte of the Topic
-    /// Name (after its length) to the end of the Payload. The topic is the
-    /// first `topic_len` bytes, checked when decoded (UTF-8, no U+0000,
-    /// at most 65,535 bytes); the payload starts at `payload_at`.
+    /// Received: one view of the whole frame. The topic is the
+    /// `topic_len` bytes at `topic_at`, checked when decoded (UTF-8, no
+    /// U+0000, at most 65,535 bytes); the payload is everything from
+    /// `payload_at` on.
     Frame {
-        /// The frame from the topic on.
+        /// The frame, fixed header included.
         frame: Bytes,
+        /// Where the Topic Name starts in `frame`, after its length.
+        topic_at: u8,
         /// Length of the Topic Name.
         topic_len: u16,
         /// Where the Payload starts in `frame`.
@@ -88,8 +90,14 @@ impl Message {
         match self {
             Message::Parts { topic, .. } => topic.as_bytes(),
             Message::Frame {
-                frame, topic_len, ..
-            } => &frame[..usize::from(*topic_len)],
+                frame,
+                topic_at,
+                topic_len,
+                ..
+            } => {
+                let at = usize::from(*topic_at);
+                &frame[at..at + usize::from(*topic_len)]
+            }
         }
     }
 
@@ -108,9 +116,15 @@ impl Message {
             Message::Parts { topic, .. } => topic.clone(),
             // Checked when decoded: cannot fail.
             Message::Frame {
-                frame, topic_len, ..
-            } => MqttString::from_checked_bytes(frame.slice(..usize::from(*topic_len)))
-                .unwrap_or_default(),
+                frame,
+                topic_at,
+                topic_len,
+                ..
+            } => {
+                let at = usize::from(*topic_at);
+                MqttString::from_checked_bytes(frame.slice(at..at + usize::from(*topic_len)))
+                    .unwrap_or_default()
+            }
         }
     }
 }
@@ -226,11 +240,9 @@ impl Publish {
     pub fn topic(&self) -> &str {
         match &self.message {
             Message::Parts { topic, .. } => topic.as_str(),
-            Message::Frame {
-                frame, topic_len, ..
-            } => {
-                // Checked when decoded: cannot fail.
-                std::str::from_utf8(&frame[..usize::from(*topic_len)]).unwrap_or_default()
+            // Checked when decoded: cannot fail.
+            Message::Frame { .. } => {
+                std::str::from_utf8(self.message.topic_bytes()).unwrap_or_default()
             }
         }
     }
@@ -317,7 +329,8 @@ impl Publish {
         self.dup = dup;
         self.qos = qos;
         self.retain = flags & 0x01 != 0;
-        let topic_at = r.position() + 2;
+        // The body starts at most 5 bytes into the frame.
+        let topic_at = (r.position() + 2) as u8;
         let topic = r.string("topic name")?;
         if qos != QoS::AtMostOnce {
             self.packet_id = r.u16("packet identifier")?;
@@ -327,12 +340,12 @@ impl Publish {
             self.properties.decode_into(r, PropertyContext::Publish)?;
         }
         validate_topic_name(&topic, v, self.properties.topic_alias.is_some())?;
-        let payload_at = r.position() - topic_at;
         self.message = Message::Frame {
-            frame: r.rest_from(topic_at),
+            payload_at: r.position(),
+            frame: r.whole_frame(),
+            topic_at,
             // At most 65,535: its length was two bytes.
             topic_len: topic.len() as u16,
-            payload_at,
         };
         Ok(())
     }
