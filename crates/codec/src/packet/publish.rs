@@ -111,6 +111,21 @@ impl Message {
         }
     }
 
+    /// The payload, reusing the frame's reference.
+    fn into_payload(self) -> Bytes {
+        match self {
+            Message::Parts { payload, .. } => payload,
+            Message::Frame {
+                mut frame,
+                payload_at,
+                ..
+            } => {
+                frame.advance(payload_at);
+                frame
+            }
+        }
+    }
+
     fn topic_string(&self) -> MqttString {
         match self {
             Message::Parts { topic, .. } => topic.clone(),
@@ -255,17 +270,7 @@ impl Publish {
 
     /// Replaces the Topic Name (§3.3.2.1).
     pub fn set_topic(&mut self, topic: MqttString) {
-        let payload = match std::mem::take(&mut self.message) {
-            Message::Parts { payload, .. } => payload,
-            Message::Frame {
-                mut frame,
-                payload_at,
-                ..
-            } => {
-                frame.advance(payload_at);
-                frame
-            }
-        };
+        let payload = std::mem::take(&mut self.message).into_payload();
         self.message = Message::Parts { topic, payload };
     }
 
@@ -303,7 +308,7 @@ impl Publish {
     pub fn into_topic_and_payload(self) -> (MqttString, Bytes) {
         match self.message {
             Message::Parts { topic, payload } => (topic, payload),
-            Message::Frame { .. } => (self.topic_string(), self.payload_bytes()),
+            m @ Message::Frame { .. } => (m.topic_string(), m.into_payload()),
         }
     }
 
