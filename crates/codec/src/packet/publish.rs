@@ -85,6 +85,26 @@ impl PartialEq for Message {
 impl Eq for Message {}
 
 impl Message {
+    /// The topic's bytes and the payload, in one match.
+    #[inline]
+    fn both(&self) -> (&[u8], &[u8]) {
+        match self {
+            Message::Parts { topic, payload } => (topic.as_bytes(), payload),
+            Message::Frame {
+                frame,
+                topic_at,
+                topic_len,
+                payload_at,
+            } => {
+                let at = usize::from(*topic_at);
+                (
+                    &frame[at..at + usize::from(*topic_len)],
+                    &frame[*payload_at..],
+                )
+            }
+        }
+    }
+
     #[inline]
     fn topic_bytes(&self) -> &[u8] {
         match self {
@@ -378,7 +398,8 @@ impl Publish {
     }
 
     pub(crate) fn body_len(&self, v: ProtocolVersion) -> usize {
-        let mut n = 2 + self.message.topic_bytes().len() + self.payload().len();
+        let (topic, payload) = self.message.both();
+        let mut n = 2 + topic.len() + payload.len();
         if self.qos != QoS::AtMostOnce {
             n += 2;
         }
@@ -389,14 +410,15 @@ impl Publish {
     }
 
     pub(crate) fn encode_body(&self, v: ProtocolVersion, out: &mut BytesMut) {
-        crate::wire::put_binary(out, self.message.topic_bytes());
+        let (topic, payload) = self.message.both();
+        crate::wire::put_binary(out, topic);
         if self.qos != QoS::AtMostOnce {
             out.put_u16(self.packet_id);
         }
         if v.is_v5() {
             self.properties.encode(out);
         }
-        out.put_slice(self.payload());
+        out.put_slice(payload);
     }
 }
 
