@@ -86,6 +86,10 @@ pub(super) fn publish(
         return Err(frame);
     };
     let topic_start = start + 2;
+    // Always: the body starts at most 5 bytes into the frame.
+    let Ok(topic_at) = u8::try_from(topic_start) else {
+        return Err(frame);
+    };
     let topic_end = topic_start + usize::from(topic_len);
     // Not empty (MQTT-4.7.3-1, or a Topic Alias stands in: general path),
     // no U+0000 (MQTT-1.5.3-2 / MQTT-1.5.4-2), no wildcard (MQTT-3.3.2-2)
@@ -131,8 +135,7 @@ pub(super) fn publish(
         properties,
         message: Message::Frame {
             frame,
-            // The body starts at most 5 bytes into the frame.
-            topic_at: topic_start as u8,
+            topic_at,
             topic_len,
             payload_at: pos,
         },

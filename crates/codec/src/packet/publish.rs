@@ -354,8 +354,7 @@ impl Publish {
         self.dup = dup;
         self.qos = qos;
         self.retain = flags & 0x01 != 0;
-        // The body starts at most 5 bytes into the frame.
-        let topic_at = (r.position() + 2) as u8;
+        let topic_at = r.position() + 2;
         let topic = r.string("topic name")?;
         if qos != QoS::AtMostOnce {
             self.packet_id = r.u16("packet identifier")?;
@@ -365,12 +364,19 @@ impl Publish {
             self.properties.decode_into(r, PropertyContext::Publish)?;
         }
         validate_topic_name(&topic, v, self.properties.topic_alias.is_some())?;
-        self.message = Message::Frame {
-            payload_at: r.position(),
-            frame: r.whole_frame(),
-            topic_at,
-            // At most 65,535: its length was two bytes.
-            topic_len: topic.len() as u16,
+        self.message = match u8::try_from(topic_at) {
+            // Always: the body starts at most 5 bytes into the frame.
+            Ok(topic_at) => Message::Frame {
+                payload_at: r.position(),
+                frame: r.whole_frame(),
+                topic_at,
+                // At most 65,535: its length was two bytes.
+                topic_len: topic.len() as u16,
+            },
+            Err(_) => Message::Parts {
+                topic,
+                payload: r.rest(),
+            },
         };
         Ok(())
     }
