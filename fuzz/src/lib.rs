@@ -135,7 +135,7 @@ pub fn check_topic_rules(packet: &Packet, version: ProtocolVersion) {
         );
     };
     match packet {
-        Packet::Publish(p) => name(&p.topic, version, p.properties.topic_alias.is_some()),
+        Packet::Publish(p) => name(p.topic(), version, p.properties.topic_alias.is_some()),
         Packet::Connect(c) => {
             if let Some(w) = &c.will {
                 name(&w.topic, c.protocol_version, false);
@@ -154,7 +154,7 @@ pub fn check_rules(packet: &Packet, version: ProtocolVersion) {
     match packet {
         Packet::Publish(p) => {
             let alias = p.properties.topic_alias.is_some();
-            assert!(naive_topic_name_ok(&p.topic, version, alias), "{p:?}");
+            assert!(naive_topic_name_ok(p.topic(), version, alias), "{p:?}");
             if p.qos == QoS::AtMostOnce {
                 assert!(!p.dup && p.packet_id == 0, "{p:?}");
             } else {

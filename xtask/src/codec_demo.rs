@@ -260,10 +260,9 @@ fn malformed() -> Result<()> {
 
 /// Shows a too-large packet rejected from its fixed header alone.
 fn size_limit() -> Result<()> {
-    let big = Packet::Publish(Publish {
-        qos: QoS::AtMostOnce,
-        ..Publish::new(MqttString::from_static("big"), vec![0u8; 1000])
-    });
+    let big = Packet::Publish(
+        Publish::new(MqttString::from_static("big"), vec![0u8; 1000]).with_qos(QoS::AtMostOnce, 0),
+    );
     let bytes = big.to_bytes(ProtocolVersion::V5)?;
     let mut head = BytesMut::from(&bytes[..3]);
     println!();

@@ -203,8 +203,8 @@ pub(crate) fn packet(p: &Packet, v: ProtocolVersion) -> String {
             }
             format!(
                 "{out} topic={:?} payload={}{}",
-                p.topic.as_str(),
-                binary(&p.payload),
+                p.topic(),
+                binary(p.payload()),
                 properties(&p.properties)
             )
         }

@@ -71,10 +71,9 @@ fn full_connect(v: ProtocolVersion) -> Connect {
 
 /// A QoS 1 PUBLISH, with properties in 5.0.
 fn publish_qos1(v: ProtocolVersion) -> Publish {
-    Publish {
-        qos: QoS::AtLeastOnce,
-        packet_id: 7,
-        properties: props(
+    Publish::new(s("sensors/t1"), "21.5")
+        .with_qos(QoS::AtLeastOnce, 7)
+        .with_properties(props(
             v,
             Properties::from(PropertyValues {
                 payload_format_indicator: Some(1),
@@ -85,9 +84,7 @@ fn publish_qos1(v: ProtocolVersion) -> Publish {
                 user_properties: vec![(s("unit"), s("celsius"))],
                 ..PropertyValues::default()
             }),
-        ),
-        ..Publish::new(s("sensors/t1"), "21.5")
-    }
+        ))
 }
 
 /// A SUBSCRIBE with two filters (three in 5.0, one shared) and options.
@@ -200,13 +197,12 @@ pub(crate) fn every_type(v: ProtocolVersion) -> Vec<(&'static str, Packet)> {
         ("publish-qos1", Packet::Publish(publish_qos1(v))),
         (
             "publish-qos2-dup-retain",
-            Packet::Publish(Publish {
-                dup: true,
-                qos: QoS::ExactlyOnce,
-                retain: true,
-                packet_id: 8,
-                ..Publish::new(s("$SYS/broker/uptime"), vec![0u8, 1, 2, 255])
-            }),
+            Packet::Publish(
+                Publish::new(s("$SYS/broker/uptime"), vec![0u8, 1, 2, 255])
+                    .with_qos(QoS::ExactlyOnce, 8)
+                    .with_dup(true)
+                    .with_retain(true),
+            ),
         ),
         (
             "puback",
@@ -283,14 +279,15 @@ pub(crate) fn every_type(v: ProtocolVersion) -> Vec<(&'static str, Packet)> {
         out.extend([
             (
                 "publish-topic-alias",
-                Packet::Publish(Publish {
-                    properties: Properties::from(PropertyValues {
-                        topic_alias: Some(3),
-                        subscription_identifiers: vec![42, 300],
-                        ..PropertyValues::default()
-                    }),
-                    ..Publish::new(MqttString::default(), "aliased")
-                }),
+                Packet::Publish(
+                    Publish::new(MqttString::default(), "aliased").with_properties(
+                        PropertyValues {
+                            topic_alias: Some(3),
+                            subscription_identifiers: vec![42, 300],
+                            ..PropertyValues::default()
+                        },
+                    ),
+                ),
             ),
             (
                 "disconnect-with-will",

@@ -53,7 +53,7 @@ fn write_packet(s: &mut String, packet: &Packet) -> std::fmt::Result {
             &c.properties
         }
         Packet::Publish(p) => {
-            write!(s, " topic={:?} qos={}", p.topic, p.qos.bits())?;
+            write!(s, " topic={:?} qos={}", p.topic(), p.qos.bits())?;
             if p.packet_id != 0 {
                 write!(s, " id={}", p.packet_id)?;
             }
@@ -63,7 +63,7 @@ fn write_packet(s: &mut String, packet: &Packet) -> std::fmt::Result {
             if p.dup {
                 s.push_str(" dup");
             }
-            write!(s, " payload={}", preview(&p.payload))?;
+            write!(s, " payload={}", preview(p.payload()))?;
             &p.properties
         }
         Packet::PubAck(r) | Packet::PubRec(r) | Packet::PubRel(r) | Packet::PubComp(r) => {

@@ -109,7 +109,7 @@ impl Matcher {
         let topic = topic.into();
         Matcher::new(
             format!("PUBLISH on {topic:?}"),
-            move |p| matches!(p, Packet::Publish(m) if m.topic.as_str() == topic),
+            move |p| matches!(p, Packet::Publish(m) if m.topic() == topic),
         )
     }
 

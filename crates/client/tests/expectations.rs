@@ -47,7 +47,7 @@ async fn a_packet_that_arrived_before_the_expect_is_not_lost() {
             .await
             .unwrap_or_else(|e| panic!("{e}\n{}", sub.trace())),
     );
-    assert_eq!(&got.payload[..], b"early");
+    assert_eq!(got.payload(), b"early");
     let arrived = sub
         .trace()
         .iter()
@@ -93,7 +93,7 @@ async fn expect_skips_and_keeps_while_expect_next_insists() {
         .expect_err("order/3 comes next");
     match &err {
         ClientError::Unexpected { got, .. } => {
-            assert_eq!(as_publish((**got).clone()).topic.as_str(), "order/3")
+            assert_eq!(as_publish((**got).clone()).topic(), "order/3")
         }
         other => panic!("{other}"),
     }
@@ -342,7 +342,7 @@ async fn drop_connection_fires_the_will() {
             .await
             .unwrap(),
     );
-    assert_eq!(&will.payload[..], b"gone");
+    assert_eq!(will.payload(), b"gone");
     watcher
         .send(&Packet::PubAck(support::ack(will.packet_id)))
         .await

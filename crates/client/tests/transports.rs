@@ -25,7 +25,7 @@ async fn round_trip(endpoint: &str, options: &ConnectOptions, version: ProtocolV
             .await
             .unwrap(),
     );
-    assert_eq!((got.qos, &got.payload[..]), (QoS::AtMostOnce, &b"zero"[..]));
+    assert_eq!((got.qos, got.payload()), (QoS::AtMostOnce, &b"zero"[..]));
 
     // QoS 1: PUBACK to the publisher, PUBLISH acknowledged by the subscriber.
     let id = publ.next_packet_id();
@@ -38,7 +38,7 @@ async fn round_trip(endpoint: &str, options: &ConnectOptions, version: ProtocolV
             .await
             .unwrap(),
     );
-    assert_eq!((got.qos, &got.payload[..]), (QoS::AtLeastOnce, &b"one"[..]));
+    assert_eq!((got.qos, got.payload()), (QoS::AtLeastOnce, &b"one"[..]));
     sub.send(&Packet::PubAck(ack(got.packet_id))).await.unwrap();
 
     // QoS 2: PUBREC, PUBREL, PUBCOMP on both sides.
@@ -54,7 +54,7 @@ async fn round_trip(endpoint: &str, options: &ConnectOptions, version: ProtocolV
             .await
             .unwrap(),
     );
-    assert_eq!((got.qos, &got.payload[..]), (QoS::ExactlyOnce, &b"two"[..]));
+    assert_eq!((got.qos, got.payload()), (QoS::ExactlyOnce, &b"two"[..]));
     sub.send(&Packet::PubRec(ack(got.packet_id))).await.unwrap();
     sub.expect(&Matcher::pubrel(got.packet_id), WAIT)
         .await

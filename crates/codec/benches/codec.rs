@@ -59,11 +59,8 @@ fn payload(len: usize) -> Bytes {
 }
 
 fn publish(qos: QoS, len: usize, packet_id: u16) -> Publish {
-    Publish {
-        qos,
-        packet_id: if qos == QoS::AtMostOnce { 0 } else { packet_id },
-        ..Publish::new(s("harness/bench/device-0042/telemetry"), payload(len))
-    }
+    Publish::new(s("harness/bench/device-0042/telemetry"), payload(len))
+        .with_qos(qos, if qos == QoS::AtMostOnce { 0 } else { packet_id })
 }
 
 fn filters(v5_options: bool) -> Vec<Subscription> {
@@ -193,9 +190,9 @@ fn to_v4(p: &Packet) -> v4::Packet {
             dup: p.dup,
             qos: qos_of(p.qos),
             retain: p.retain,
-            topic: p.topic.to_string(),
+            topic: p.topic().to_string(),
             pkid: p.packet_id,
-            payload: p.payload.clone(),
+            payload: p.payload_bytes(),
         }),
         Packet::PubAck(a) => v4::Packet::PubAck(v4::PubAck::new(a.packet_id)),
         Packet::Subscribe(s) => v4::Packet::Subscribe(v4::Subscribe {
@@ -233,10 +230,10 @@ fn to_v5(p: &Packet) -> v5::Packet {
                 dup: p.dup,
                 qos: qos_of(p.qos),
                 retain: p.retain,
-                topic: p.topic.to_string(),
+                topic: p.topic().to_string(),
                 pkid: p.packet_id,
                 properties,
-                payload: p.payload.clone(),
+                payload: p.payload_bytes(),
             })
         }
         Packet::PubAck(a) => {

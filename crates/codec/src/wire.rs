@@ -204,6 +204,13 @@ impl<'a> Reader<'a> {
         b
     }
 
+    /// The whole frame, shared; reading ends here.
+    #[inline]
+    pub(crate) fn whole_frame(&mut self) -> Bytes {
+        self.pos = self.end;
+        self.frame.clone()
+    }
+
     /// Binary Data: a two-byte length then that many bytes.
     #[inline]
     pub(crate) fn binary(&mut self, field: &'static str) -> Result<Bytes, Violation> {

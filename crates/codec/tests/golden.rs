@@ -233,11 +233,7 @@ fn v311_publish() {
     golden(
         V311,
         &bytes,
-        Packet::Publish(Publish {
-            qos: QoS::AtLeastOnce,
-            packet_id: 10,
-            ..Publish::new(s("a/b"), b(b"hi"))
-        }),
+        Packet::Publish(Publish::new(s("a/b"), b(b"hi")).with_qos(QoS::AtLeastOnce, 10)),
     );
 
     // §3.3.1.3: RETAIN at QoS 0, zero-byte payload (no Packet Identifier at
@@ -245,22 +241,18 @@ fn v311_publish() {
     golden(
         V311,
         &[0x31, 0x05, 0x00, 0x03, b'a', b'/', b'b'],
-        Packet::Publish(Publish {
-            retain: true,
-            ..Publish::new(s("a/b"), Bytes::new())
-        }),
+        Packet::Publish(Publish::new(s("a/b"), Bytes::new()).with_retain(true)),
     );
 
     // §3.3.1.1-§3.3.1.2: DUP with QoS 2, Packet Identifier 0x1234.
     golden(
         V311,
         &[0x3C, 0x07, 0x00, 0x03, b'a', b'/', b'b', 0x12, 0x34],
-        Packet::Publish(Publish {
-            dup: true,
-            qos: QoS::ExactlyOnce,
-            packet_id: 0x1234,
-            ..Publish::new(s("a/b"), Bytes::new())
-        }),
+        Packet::Publish(
+            Publish::new(s("a/b"), Bytes::new())
+                .with_qos(QoS::ExactlyOnce, 0x1234)
+                .with_dup(true),
+        ),
     );
 }
 
@@ -557,11 +549,7 @@ fn v5_publish_figure_3_9() {
     golden(
         V5,
         &[0x32, 0x08, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x0A, 0x00],
-        Packet::Publish(Publish {
-            qos: QoS::AtLeastOnce,
-            packet_id: 10,
-            ..Publish::new(s("a/b"), Bytes::new())
-        }),
+        Packet::Publish(Publish::new(s("a/b"), Bytes::new()).with_qos(QoS::AtLeastOnce, 10)),
     );
 }
 
@@ -589,13 +577,11 @@ fn v5_publish_with_every_message_property() {
         0x23, 0x00, 0x01,                       // Topic Alias 1
         b'h', b'e', b'l', b'l', b'o',           // Payload
     ];
-    let publish = Publish {
-        dup: true,
-        qos: QoS::ExactlyOnce,
-        retain: true,
-        topic: s("a/b"),
-        packet_id: 7,
-        properties: Properties::from(PropertyValues {
+    let publish = Publish::new(s("a/b"), b(b"hello"))
+        .with_qos(QoS::ExactlyOnce, 7)
+        .with_dup(true)
+        .with_retain(true)
+        .with_properties(PropertyValues {
             payload_format_indicator: Some(1),
             message_expiry_interval: Some(3600),
             content_type: Some(s("text/plain")),
@@ -604,9 +590,7 @@ fn v5_publish_with_every_message_property() {
             subscription_identifiers: vec![5, 128],
             topic_alias: Some(1),
             ..PropertyValues::default()
-        }),
-        payload: b(b"hello"),
-    };
+        });
     golden(V5, &bytes, Packet::Publish(publish));
 }
 
@@ -617,13 +601,12 @@ fn v5_publish_with_topic_alias_and_empty_topic_name() {
     golden(
         V5,
         &[0x30, 0x07, 0x00, 0x00, 0x03, 0x23, 0x00, 0x01, b'x'],
-        Packet::Publish(Publish {
-            properties: Properties::from(PropertyValues {
+        Packet::Publish(
+            Publish::new(s(""), b(b"x")).with_properties(PropertyValues {
                 topic_alias: Some(1),
                 ..PropertyValues::default()
             }),
-            ..Publish::new(s(""), b(b"x"))
-        }),
+        ),
     );
 }
 
@@ -1088,13 +1071,12 @@ fn v5_user_properties_keep_their_order_and_duplicates() {
     golden(
         V5,
         &bytes,
-        Packet::Publish(Publish {
-            properties: Properties::from(PropertyValues {
+        Packet::Publish(
+            Publish::new(s("t"), b(b"pq")).with_properties(PropertyValues {
                 user_properties: vec![(s("b"), s("2")), (s("a"), s("1")), (s("b"), s("3"))],
                 ..PropertyValues::default()
             }),
-            ..Publish::new(s("t"), b(b"pq"))
-        }),
+        ),
     );
 }
 

@@ -302,13 +302,13 @@ fn packets_round_trip_at_every_remaining_length_size_step() {
         // Topic "t" (3 bytes), packet id (2), properties (1 in 5.0).
         let overhead = 5 + usize::from(v.is_v5());
         for body in [127usize, 128, 16_383, 16_384, 2_097_151, 2_097_152] {
-            let p = Packet::Publish(Publish {
-                qos: QoS::AtLeastOnce,
-                packet_id: 7,
-                topic: MqttString::from_static("t"),
-                payload: Bytes::from(vec![0xA5; body - overhead]),
-                ..Publish::default()
-            });
+            let p = Packet::Publish(
+                Publish::new(
+                    MqttString::from_static("t"),
+                    Bytes::from(vec![0xA5; body - overhead]),
+                )
+                .with_qos(QoS::AtLeastOnce, 7),
+            );
             let bytes = encode(&p, v);
             let (remaining, used) = read_vbi(&bytes[1..]);
             assert_eq!(remaining as usize, body, "{v}");

@@ -26,7 +26,7 @@ impl Message {
     /// From an inbound PUBLISH whose topic is `topic` (alias resolved).
     pub fn from_publish(p: &Publish, topic: MqttString, publisher: &str, now: Time) -> Self {
         let mut publish = p.clone();
-        publish.topic = topic;
+        publish.set_topic(topic);
         publish.packet_id = 0;
         publish.dup = false;
         publish.properties.topic_alias = None;
@@ -44,15 +44,10 @@ impl Message {
         let mut properties = w.properties.clone();
         properties.will_delay_interval = None;
         Message {
-            publish: Publish {
-                dup: false,
-                qos: w.qos,
-                retain: w.retain,
-                topic: w.topic.clone(),
-                packet_id: 0,
-                properties,
-                payload: w.payload.clone(),
-            },
+            publish: Publish::new(w.topic.clone(), w.payload.clone())
+                .with_qos(w.qos, 0)
+                .with_retain(w.retain)
+                .with_properties(properties),
             publisher: Some(publisher.to_owned()),
             received_at: now,
         }
@@ -60,7 +55,7 @@ impl Message {
 
     /// The topic.
     pub fn topic(&self) -> &str {
-        &self.publish.topic
+        self.publish.topic()
     }
 
     /// The QoS it was published with.
@@ -93,7 +88,7 @@ impl Message {
 
     /// An approximate footprint, for queue accounting.
     pub fn payload_len(&self) -> usize {
-        self.publish.payload.len()
+        self.publish.payload().len()
     }
 
     /// Properties as forwarded (everything kept; see [`Message::publish`]).

@@ -43,7 +43,7 @@ impl RetainedStore {
 
     /// Applies a message published with RETAIN 1.
     pub fn apply(&mut self, m: &Message) -> RetainChange {
-        if m.publish.payload.is_empty() {
+        if m.publish.payload().is_empty() {
             self.by_topic.remove(m.topic());
             RetainChange::Cleared
         } else {

@@ -330,7 +330,7 @@ impl World {
                 cl.granted.clear();
             }
             Packet::Publish(p) => {
-                let topic = p.topic.to_string();
+                let topic = p.topic().to_string();
                 let ok = cl.granted.iter().any(|f| {
                     let inner = split_shared(f)
                         .filter(|_| cl.v5)
@@ -351,9 +351,9 @@ impl World {
                         }
                         if q == QoS::ExactlyOnce && !p.dup && !p.retain {
                             prop_assert!(
-                                cl.qos2_seen.insert(p.payload.to_vec()),
+                                cl.qos2_seen.insert(p.payload().to_vec()),
                                 "QoS 2 duplicate {:?}",
-                                p.payload
+                                p.payload()
                             );
                         }
                         cl.owed.push(if q == QoS::AtLeastOnce {

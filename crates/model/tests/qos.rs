@@ -108,7 +108,7 @@ fn receive_maximum_limits_in_flight_and_queues_the_rest_mqtt_3_3_4_9() {
     let next = h.publishes(2);
     assert_eq!(next.len(), 1);
     // Order per topic kept (4.6): payloads 1, 2, 3.
-    assert_eq!(&next[0].payload[..], b"3");
+    assert_eq!(next[0].payload(), b"3");
     assert_ne!(next[0].packet_id, first[1].packet_id);
 }
 
@@ -189,7 +189,7 @@ fn offline_messages_are_queued_up_to_the_limit() {
     let got: Vec<Vec<u8>> = h
         .publishes(3)
         .into_iter()
-        .map(|p| p.payload.to_vec())
+        .map(|p| p.payload().to_vec())
         .collect();
     assert_eq!(got, vec![b"1".to_vec(), b"2".to_vec()]);
 }

@@ -31,7 +31,7 @@ fn retained_is_stored_replaced_and_cleared_mqtt_3_3_1_5_6_7() {
         h.subscribe(2, "#", QoS::AtLeastOnce);
         let got = h.publishes(2);
         assert_eq!(got.len(), 1);
-        assert_eq!(&got[0].payload[..], b"two");
+        assert_eq!(got[0].payload(), b"two");
         // RETAIN 1 on messages sent because of a new subscription
         // (3.1.1 MQTT-3.3.1-8).
         assert!(got[0].retain);
@@ -70,7 +70,7 @@ fn will_is_published_on_abnormal_close_mqtt_3_1_2_8() {
         h.close(2);
         let got = h.publishes(1);
         assert_eq!(got.len(), 1);
-        assert_eq!(&got[0].payload[..], b"gone");
+        assert_eq!(got[0].payload(), b"gone");
     }
 }
 

@@ -27,7 +27,7 @@ fn persistent_session_keeps_subscriptions_and_queues_mqtt_3_1_2_4_v311() {
     assert!(h.connect(3, V311, "c", false));
     let got = h.publishes(3);
     assert_eq!(got.len(), 1);
-    assert_eq!(&got[0].payload[..], b"while-away");
+    assert_eq!(got[0].payload(), b"while-away");
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn redelivery_on_resumption_respects_the_new_receive_maximum_mqtt_3_3_4_9() {
         let got = h.publishes(3);
         assert_eq!(got.len(), 1, "one at a time within Receive Maximum 1");
         assert_eq!(got[0].packet_id, want.packet_id);
-        assert_eq!(got[0].payload, want.payload);
+        assert_eq!(got[0].payload(), want.payload());
         assert!(got[0].dup);
         h.ack(3, puback(got[0].packet_id));
     }

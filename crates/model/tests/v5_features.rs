@@ -27,7 +27,7 @@ fn inbound_topic_alias_is_resolved_mqtt_3_3_2_12() {
     assert_eq!(got.len(), 2);
     assert!(got
         .iter()
-        .all(|p| p.topic == "long/topic" && p.properties.topic_alias.is_none()));
+        .all(|p| p.topic() == "long/topic" && p.properties.topic_alias.is_none()));
 }
 
 #[test]
@@ -72,7 +72,7 @@ fn message_expiry_drops_and_counts_down_mqtt_3_3_2_5_6() {
     h.connect(3, V5, "sub", false);
     let got = h.publishes(3);
     assert_eq!(got.len(), 1);
-    assert_eq!(&got[0].payload[..], b"long");
+    assert_eq!(got[0].payload(), b"long");
     assert_eq!(got[0].properties.message_expiry_interval, Some(7));
     assert!(h.events().iter().any(|e| matches!(
         e,

@@ -150,7 +150,7 @@ async fn v5_malformed_packet_gets_disconnect_0x81_and_others_carry_on() {
     let mut publisher = Client::connect(addr, ProtocolVersion::V5, "pub").await;
     publisher.send(&publish("a/b", "still here")).await;
     match watcher.next().await {
-        Seen::Packet(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"still here"),
+        Seen::Packet(Packet::Publish(p)) => assert_eq!(p.payload(), b"still here"),
         other => panic!("watcher expected the PUBLISH, saw {other:?}"),
     }
     server.shutdown().await;
@@ -241,7 +241,7 @@ async fn a_client_that_stops_mid_packet_does_not_stall_others() {
     let mut publisher = Client::connect(addr, ProtocolVersion::V311, "pub2").await;
     publisher.send(&publish("t", "ok")).await;
     match sub.next().await {
-        Seen::Packet(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"ok"),
+        Seen::Packet(Packet::Publish(p)) => assert_eq!(p.payload(), b"ok"),
         other => panic!("expected the PUBLISH, saw {other:?}"),
     }
     server.shutdown().await;

@@ -246,7 +246,7 @@ impl State {
                     }
                 };
                 if fresh {
-                    match Header::parse(&p.payload) {
+                    match Header::parse(p.payload()) {
                         Some(header) => batch.push(Event::Delivered {
                             subscriber: me.n,
                             qos,

@@ -13,6 +13,7 @@
 use bytes::{Buf, Bytes};
 
 use crate::error::Violation;
+use crate::packet::publish::Message;
 use crate::packet::{
     PacketType, PubResponse, Publish, Subscribe, Subscription, SubscriptionOptions,
 };
@@ -59,12 +60,13 @@ pub(super) fn bare_ack(ptype: PacketType, body: &[u8]) -> Option<crate::Packet> 
 }
 
 /// A PUBLISH whose topic name is not empty, from its whole `frame` (fixed
-/// header included; the body starts at `start`). The payload is the frame
-/// itself, advanced past the headers: no second reference to count.
+/// header included; the body starts at `start`). The PUBLISH holds the
+/// frame itself, and where its topic and payload are in it: one reference
+/// to count.
 /// Gives the frame back when the general decoder must decide.
 #[inline(always)]
 pub(super) fn publish(
-    mut frame: Bytes,
+    frame: Bytes,
     flags: u8,
     start: usize,
     v: ProtocolVersion,
@@ -84,12 +86,22 @@ pub(super) fn publish(
         return Err(frame);
     };
     let topic_start = start + 2;
+    // Always: the body starts at most 5 bytes into the frame.
+    let Ok(topic_at) = u8::try_from(topic_start) else {
+        return Err(frame);
+    };
     let topic_end = topic_start + usize::from(topic_len);
     // Not empty (MQTT-4.7.3-1, or a Topic Alias stands in: general path),
-    // no U+0000 (MQTT-1.5.3-2 / MQTT-1.5.4-2) and no wildcard
-    // (MQTT-3.3.2-2), in one scan; UTF-8 is checked below.
+    // no U+0000 (MQTT-1.5.3-2 / MQTT-1.5.4-2), no wildcard (MQTT-3.3.2-2)
+    // and well-formed UTF-8 (MQTT-1.5.3-1 / MQTT-1.5.4-1): ASCII, the
+    // common case, is told in the same scan.
     match b.get(topic_start..topic_end) {
-        Some(t) if !t.is_empty() && !has_nul_or_wildcard(t) => {}
+        Some(t) if !t.is_empty() => {
+            let (clean, ascii) = scan_topic(t);
+            if !clean || (!ascii && std::str::from_utf8(t).is_err()) {
+                return Err(frame);
+            }
+        }
         _ => return Err(frame),
     }
     let mut pos = topic_end;
@@ -115,18 +127,18 @@ pub(super) fn publish(
             None => return Err(frame),
         }
     }
-    let Ok(topic) = MqttString::from_checked_bytes(frame.slice(topic_start..topic_end)) else {
-        return Err(frame);
-    };
-    frame.advance(pos);
     Ok(Publish {
         dup,
         qos,
         retain: flags & 0x01 != 0,
-        topic,
         packet_id,
         properties,
-        payload: frame,
+        message: Message::Frame {
+            frame,
+            topic_at,
+            topic_len,
+            payload_at: pos,
+        },
     })
 }
 
@@ -292,22 +304,29 @@ fn nul_or_wildcard_flags(w: u64) -> u64 {
     zero_byte(w) | zero_byte((w | BIT3) ^ PLUS)
 }
 
-/// True when `t` holds U+0000, `+` or `#` (all ASCII, so a byte scan is
-/// exact on UTF-8), eight bytes at a time without a branch per word.
+/// Whether `t` is free of U+0000, `+` and `#` (all ASCII, so a byte scan
+/// is exact on UTF-8), and whether it is all ASCII: one pass, eight bytes
+/// at a time without a branch per word.
 #[inline(always)]
-fn has_nul_or_wildcard(t: &[u8]) -> bool {
+fn scan_topic(t: &[u8]) -> (bool, bool) {
     let mut chunks = t.chunks_exact(8);
     let mut found = 0;
+    let mut high = 0;
     for c in &mut chunks {
-        found |= nul_or_wildcard_flags(u64::from_le_bytes([
-            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-        ]));
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        found |= nul_or_wildcard_flags(w);
+        high |= w;
     }
-    found != 0
-        || chunks
-            .remainder()
-            .iter()
-            .any(|&b| b == 0 || b | 0x08 == b'+')
+    let rest = chunks.remainder();
+    let clean = found == 0 && !rest.iter().any(|&b| b == 0 || b | 0x08 == b'+');
+    let ascii = high & HIGH == 0 && rest.iter().all(u8::is_ascii);
+    (clean, ascii)
+}
+
+/// True when `t` holds U+0000, `+` or `#`.
+#[cfg(test)]
+fn has_nul_or_wildcard(t: &[u8]) -> bool {
+    !scan_topic(t).0
 }
 
 #[cfg(test)]
@@ -489,5 +508,15 @@ mod tests {
             }
         }
         assert!(!has_nul_or_wildcard(b""));
+        // And whether it is ASCII, at every position.
+        for len in 1..20 {
+            for at in 0..len {
+                for (byte, ascii) in [(0x7F, true), (0x80, false), (0xC3, false), (0xFF, false)] {
+                    let mut t = vec![b'a'; len];
+                    t[at] = byte;
+                    assert_eq!(scan_topic(&t).1, ascii, "{t:?}");
+                }
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ mod auth;
 mod connack;
 mod connect;
 mod disconnect;
-mod publish;
+pub(crate) mod publish;
 mod reason_tail;
 mod suback;
 mod subscribe;

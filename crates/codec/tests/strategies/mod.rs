@@ -522,15 +522,11 @@ pub(crate) fn publish(v: ProtocolVersion) -> impl Strategy<Value = Publish> {
                 } else {
                     topic
                 };
-                Publish {
-                    dup: dup && !at_most_once,
-                    qos,
-                    retain,
-                    topic,
-                    packet_id: if at_most_once { 0 } else { id },
-                    properties,
-                    payload,
-                }
+                Publish::new(topic, payload)
+                    .with_qos(qos, if at_most_once { 0 } else { id })
+                    .with_dup(dup && !at_most_once)
+                    .with_retain(retain)
+                    .with_properties(properties)
             },
         )
 }

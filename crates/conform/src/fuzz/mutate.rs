@@ -158,7 +158,7 @@ fn field_edit(case: &mut Case, i: usize, rng: &mut Rng) -> &'static str {
         },
         Packet::Publish(p) => match rng.below(8) {
             0 => {
-                p.topic = MqttString::new(*rng.pick(TOPICS).unwrap_or(&"")).unwrap_or_default();
+                p.set_topic(MqttString::new(*rng.pick(TOPICS).unwrap_or(&"")).unwrap_or_default());
                 "publish topic edge"
             }
             1 => {
@@ -179,7 +179,7 @@ fn field_edit(case: &mut Case, i: usize, rng: &mut Rng) -> &'static str {
             3 => {
                 p.properties.topic_alias = Some(*rng.pick(U16_EDGES).unwrap_or(&0));
                 if rng.one_in(2) {
-                    p.topic = MqttString::from_static("");
+                    p.set_topic(MqttString::from_static(""));
                 }
                 "publish topic alias edge"
             }
@@ -189,7 +189,7 @@ fn field_edit(case: &mut Case, i: usize, rng: &mut Rng) -> &'static str {
             }
             5 => {
                 p.properties.payload_format_indicator = Some(1);
-                p.payload = Bytes::from_static(b"\xff\xfe\xc0\x80");
+                p.set_payload(Bytes::from_static(b"\xff\xfe\xc0\x80"));
                 "publish utf-8 indicator with invalid payload"
             }
             6 => {

@@ -771,8 +771,8 @@ impl Exec<'_> {
             .filter(|m| !m.is_expired(now))
             .map(|m| {
                 (
-                    m.publish.topic.as_str().to_owned(),
-                    m.publish.payload.clone(),
+                    m.publish.topic().to_owned(),
+                    m.publish.payload_bytes(),
                     m.publish.qos.bits(),
                 )
             })
@@ -879,7 +879,7 @@ impl Exec<'_> {
                 // and predicted, on that topic.
                 AliasOp::Use(n) if self.parties[c].aliases.contains_key(&n) => {
                     bound = self.parties[c].aliases[&n].clone();
-                    p.topic = MqttString::default();
+                    p.set_topic(MqttString::default());
                     yaml_topic = String::new();
                     Some(n)
                 }
@@ -1102,7 +1102,7 @@ impl Exec<'_> {
     }
 
     fn deliver_want(&mut self, party: usize, p: &Publish) -> Deliver {
-        let key = (p.topic.as_str().to_owned(), p.payload.clone());
+        let key = (p.topic().to_owned(), p.payload_bytes());
         let nth = {
             let n = self
                 .copies
@@ -1453,13 +1453,14 @@ impl Exec<'_> {
 
     async fn classify_publish(&mut self, c: usize, p: Publish) -> Step<()> {
         let v5 = self.v5;
-        let topic = p.topic.as_str().to_owned();
+        let topic = p.topic().to_owned();
         // The required copy of a want.
         let mut misfit: Option<(usize, String)> = None;
         let mut hit = None;
         for (k, w) in self.wants.iter().enumerate() {
             let Want::Deliver(d) = &w.want else { continue };
-            if w.done || !d.candidates.contains(&c) || d.topic != topic || d.payload != p.payload {
+            if w.done || !d.candidates.contains(&c) || d.topic != topic || d.payload != p.payload()
+            {
                 continue;
             }
             match fits_required(d, &p, v5) {
@@ -1516,7 +1517,7 @@ impl Exec<'_> {
             .extras
             .iter()
             .enumerate()
-            .filter(|(_, (d, _))| d.topic == topic && d.payload == p.payload)
+            .filter(|(_, (d, _))| d.topic == topic && d.payload == p.payload())
             .find_map(|(i, (d, used))| {
                 let mut d2 = d.clone();
                 d2.sources = d
@@ -1548,7 +1549,7 @@ impl Exec<'_> {
                 if !w.done
                     && d.candidates.contains(&c)
                     && d.topic == topic
-                    && d.payload == p.payload =>
+                    && d.payload == p.payload() =>
             {
                 fits_extra(d, &p, v5).map(|i| (d.clone(), i))
             }
@@ -1567,7 +1568,7 @@ impl Exec<'_> {
             && q > 0
             && self.parties[c].received.iter().any(|(t, pl, rq, id)| {
                 *t == topic
-                    && *pl == p.payload
+                    && *pl == p.payload()
                     && *rq == q
                     && (q == 1 || (!v5 && *id == p.packet_id))
             });
@@ -1606,7 +1607,7 @@ impl Exec<'_> {
             ("topic", self.unbind(&topic).into()),
             (
                 "payload",
-                String::from_utf8_lossy(&p.payload).into_owned().into(),
+                String::from_utf8_lossy(p.payload()).into_owned().into(),
             ),
         ]);
         self.script.expect_nothing(&name, matcher, 500);
@@ -1618,7 +1619,7 @@ impl Exec<'_> {
     fn shared_retained(&mut self, c: usize, topic: &str, p: &Publish) -> bool {
         let list = &mut self.parties[c].shared_retained;
         let hit = list.iter().position(|(t, payload, q)| {
-            p.retain && !p.dup && t == topic && *payload == p.payload && p.qos.bits() <= *q
+            p.retain && !p.dup && t == topic && *payload == p.payload() && p.qos.bits() <= *q
         });
         hit.map(|i| list.remove(i)).is_some()
     }
@@ -1654,7 +1655,7 @@ impl Exec<'_> {
         }
         self.parties[c]
             .received
-            .push((d.topic.clone(), p.payload.clone(), q, p.packet_id));
+            .push((d.topic.clone(), p.payload_bytes(), q, p.packet_id));
         let (model_qos, model_id) = if required {
             (d.model_qos, d.model_id)
         } else {

@@ -526,15 +526,15 @@ impl PacketMatch {
                 },
                 Packet::Publish(p),
             ) => {
-                check_str("publish.topic", topic, Some(&p.topic), b)?;
+                check_str("publish.topic", topic, Some(p.topic()), b)?;
                 check_id("publish", packet_id, p.packet_id, b)?;
-                let text = String::from_utf8_lossy(&p.payload);
+                let text = String::from_utf8_lossy(p.payload());
                 check_str("publish.payload", payload, Some(&text), b)?;
                 if let Some(hex) = payload_hex {
                     let want =
                         parse_hex(hex).map_err(|e| mismatch("publish.payload_hex", e, ""))?;
-                    if want != p.payload[..] {
-                        return Err(mismatch("publish.payload_hex", hex, &p.payload[..]));
+                    if want != p.payload() {
+                        return Err(mismatch("publish.payload_hex", hex, p.payload()));
                     }
                 }
                 check("publish.qos", qos, Some(&p.qos.bits()))?;

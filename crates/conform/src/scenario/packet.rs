@@ -325,15 +325,13 @@ impl PacketSpec {
                     (QoS::AtMostOnce, None) => 0,
                     (_, None) => 1,
                 };
-                Packet::Publish(Publish {
-                    dup: *dup,
-                    qos,
-                    retain: *retain,
-                    topic: string(b, "topic", topic)?,
-                    packet_id,
-                    properties: properties.build(b)?,
-                    payload,
-                })
+                Packet::Publish(
+                    Publish::new(string(b, "topic", topic)?, payload)
+                        .with_qos(qos, packet_id)
+                        .with_dup(*dup)
+                        .with_retain(*retain)
+                        .with_properties(properties.build(b)?),
+                )
             }
             PacketSpec::Puback(a) => Packet::PubAck(a.build(b)?),
             PacketSpec::Pubrec(a) => Packet::PubRec(a.build(b)?),

@@ -603,7 +603,7 @@ impl<'a> Session<'a> {
                 return;
             }
             Packet::Publish(pb)
-                if self.is(Fault::DollarTopicsLeaked) && pb.topic.as_str().starts_with('$') =>
+                if self.is(Fault::DollarTopicsLeaked) && pb.topic().starts_with('$') =>
             {
                 self.shared.leak(pb);
             }
@@ -613,7 +613,7 @@ impl<'a> Session<'a> {
                         .expiry
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .insert((pb.topic.as_str().to_owned(), pb.payload.clone()), e);
+                        .insert((pb.topic().to_owned(), pb.payload_bytes()), e);
                 }
             }
             _ => {}
@@ -765,7 +765,7 @@ impl<'a> Session<'a> {
             }
             Some(Fault::DeliveriesSwapped) => {
                 if let Some((h, hraw, _)) = self.held.take() {
-                    if h.topic == p.topic && h.qos == p.qos {
+                    if h.topic() == p.topic() && h.qos == p.qos {
                         out.to_client.push(raw);
                         out.to_client.push(hraw);
                         self.hit();
@@ -856,7 +856,7 @@ impl<'a> Session<'a> {
                         .expiry
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .get(&(p.topic.as_str().to_owned(), p.payload.clone()))
+                        .get(&(p.topic().to_owned(), p.payload_bytes()))
                         .copied()
                 });
                 match (published, p.properties.message_expiry_interval) {
@@ -892,7 +892,7 @@ impl<'a> Session<'a> {
             .will_topics
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(p.topic.as_str())
+            .contains(p.topic())
     }
 
     fn flush_held(&mut self, out: &mut Out) {
@@ -955,8 +955,8 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner);
         for target in targets.values() {
             for (filter, ids) in &target.filters {
-                if matches_ignoring_dollar(filter, p.topic.as_str()) {
-                    let mut copy = Publish::new(p.topic.clone(), p.payload.clone());
+                if matches_ignoring_dollar(filter, p.topic()) {
+                    let mut copy = Publish::new(p.topic_string(), p.payload_bytes());
                     copy.properties.subscription_identifiers = ids.clone();
                     let _ = target.tx.send(copy);
                     break;

@@ -228,15 +228,13 @@ impl Broker {
         } else {
             Properties::default()
         };
-        let mut publish = Publish {
-            dup: false,
-            qos: q.qos,
-            retain: q.retain,
-            topic: q.message.publish.topic.clone(),
-            packet_id: 0,
-            properties,
-            payload: q.message.publish.payload.clone(),
-        };
+        let mut publish = Publish::new(
+            q.message.publish.topic_string(),
+            q.message.publish.payload_bytes(),
+        )
+        .with_qos(q.qos, 0)
+        .with_retain(q.retain)
+        .with_properties(properties);
         if q.qos != QoS::AtMostOnce {
             let Some(id) = s.inflight.allocate_id() else {
                 s.queue.push_front(q);

@@ -33,18 +33,18 @@ impl Broker {
         let mut error = None;
         // Topic Alias (5.0 §3.3.2.3.4): MQTT-3.3.2-12, aliases are per
         // connection (MQTT-3.3.2-7).
-        let mut topic = p.topic.clone();
+        let mut topic = p.topic_string();
         match (v.is_v5(), p.properties.topic_alias) {
             (true, Some(alias)) => {
                 if alias == 0 || alias > self.config.topic_alias_maximum {
                     error = Some(proto(ReasonCode::TOPIC_ALIAS_INVALID, &["MQTT-3.3.2-12"]));
-                } else if p.topic.is_empty() {
+                } else if p.topic().is_empty() {
                     match c.topic_aliases.get(&alias) {
                         Some(t) => topic = t.clone(),
                         None => error = Some(proto(ReasonCode::TOPIC_ALIAS_INVALID, &[])),
                     }
                 } else {
-                    c.topic_aliases.insert(alias, p.topic.clone());
+                    c.topic_aliases.insert(alias, topic.clone());
                 }
             }
             (false, Some(_)) => error = Some(proto(ReasonCode::MALFORMED_PACKET, &[])),
