@@ -143,8 +143,8 @@ async fn sweep_unbounded(addr: SocketAddr, version: ProtocolVersion) -> Result<S
     // waits for. Whatever comes later is the next sweep's.
     let mut topics: Vec<MqttString> = Vec::new();
     let mut collect = |m: &Publish| {
-        if m.retain && !m.topic.is_empty() && topics.len() < MAX_CLEARED {
-            topics.push(m.topic.clone());
+        if m.retain && !m.topic().is_empty() && topics.len() < MAX_CLEARED {
+            topics.push(m.topic_string());
         }
     };
     c.until(|p| matches!(p, Packet::SubAck(_)), &mut collect)
@@ -164,8 +164,7 @@ async fn sweep_unbounded(addr: SocketAddr, version: ProtocolVersion) -> Result<S
     topics.sort();
     topics.dedup();
     for t in &topics {
-        let mut clear = Publish::new(t.clone(), bytes::Bytes::new());
-        clear.retain = true;
+        let clear = Publish::new(t.clone(), bytes::Bytes::new()).with_retain(true);
         c.send(Packet::Publish(clear)).await?;
     }
     // A clean DISCONNECT, so the sweep leaves no session behind; the
@@ -198,8 +197,7 @@ mod tests {
             .unwrap();
         assert!(matches!(c.next().await.unwrap(), Packet::ConnAck(_)));
         for t in topics {
-            let mut m = Publish::new(MqttString::from_static(t), "kept");
-            m.retain = true;
+            let m = Publish::new(MqttString::from_static(t), "kept").with_retain(true);
             c.send(Packet::Publish(m)).await.unwrap();
         }
         c.send(Packet::PingReq).await.unwrap();
