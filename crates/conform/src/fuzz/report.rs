@@ -168,7 +168,10 @@ impl CampaignReport {
             self.unconfirmed
         );
         if !self.unconfirmed_keys.is_empty() {
-            let _ = writeln!(m, "Candidates that did not reproduce alone:\n");
+            let _ = writeln!(
+                m,
+                "Candidates that did not reproduce alone (the first three of each kind are in `unconfirmed/`):\n"
+            );
             for (key, n) in &self.unconfirmed_keys {
                 let _ = writeln!(m, "- `{key}` ({n}x)");
             }

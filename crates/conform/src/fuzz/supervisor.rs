@@ -22,6 +22,9 @@ use super::oracle::{Finding, Kind};
 use super::replay;
 use super::report::{CampaignReport, ReportedFinding};
 
+/// Unconfirmed candidates kept per key, for a person to look at.
+const UNCONFIRMED_KEPT: u64 = 3;
+
 /// What the supervisor owns: the targets, and the report it fills.
 pub(super) struct Supervisor<'a> {
     /// The targets, in the order of the campaign's `--target`.
@@ -54,6 +57,29 @@ impl<'a> Supervisor<'a> {
             report,
             token: 0xF000_0000,
         }
+    }
+
+    /// Writes an unconfirmed candidate's case, as it ran under load, to
+    /// `unconfirmed/` beside the findings: not a finding, but something a
+    /// person can replay and look at.
+    fn keep_unconfirmed(&self, target: usize, template: &Case, f: &Finding, n: u64) {
+        let dir = self.out_dir.join("unconfirmed");
+        if std::fs::create_dir_all(&dir).is_err() {
+            return;
+        }
+        let version = template
+            .version(f.conn.unwrap_or(0))
+            .unwrap_or(ProtocolVersion::V311);
+        let name = f.key.replace(|ch: char| !ch.is_ascii_alphanumeric(), "-");
+        let file = dir.join(format!("{name}-{n}.yaml"));
+        let text = replay::scenario_yaml(
+            &template.instantiate(0xE000_0000 + n),
+            f,
+            version,
+            &self.lives[target].spec,
+            self.opts.seed,
+        );
+        let _ = std::fs::write(file, text);
     }
 
     /// Records a resource finding against the first target.
@@ -151,12 +177,17 @@ impl Supervisor<'_> {
             }
             if !confirmed {
                 self.report.unconfirmed += 1;
-                *self
+                let seen = self
                     .report
                     .unconfirmed_keys
                     .entry(f.key.clone())
-                    .or_default() += 1;
-                // Not recorded as self.seen: a later occurrence gets another chance.
+                    .or_default();
+                *seen += 1;
+                let n = *seen;
+                if n <= UNCONFIRMED_KEPT {
+                    self.keep_unconfirmed(c.target, &c.template, &f, n);
+                }
+                // Not recorded as seen: a later occurrence gets another chance.
                 continue;
             }
             let mut f = f;
