@@ -8,7 +8,7 @@
 //!
 //! A sweep is what a person would do by hand: subscribe to `#`, note the
 //! topics of the messages sent with RETAIN 1 because of that subscription
-//! (MQTT-3.3.1-8 in 5.0, MQTT-3.3.1-8 in 3.1.1), unsubscribe, and publish
+//! (MQTT-3.3.1-8 in 3.1.1, MQTT-3.3.1-9 in 5.0), unsubscribe, and publish
 //! a zero-length retained message to each, which removes it (MQTT-3.3.1-6
 //! in 5.0, MQTT-3.3.1-10 in 3.1.1). Topics beginning with `$` are out of
 //! reach of `#` (MQTT-4.7.2-1) and stay.
