@@ -20,10 +20,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use mqtt_codec::{
-    Connect, Decoder, MqttString, Packet, ProtocolVersion, Publish, Subscribe, Subscription,
-    SubscriptionOptions, Unsubscribe,
+    Connect, MqttString, Packet, ProtocolVersion, Subscribe, Subscription, SubscriptionOptions,
+    Unsubscribe,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -54,29 +54,114 @@ pub async fn sweep(
     }
 }
 
-/// A connection speaking packets through the codec.
+/// Packet types the sweep reads (the first byte's high nibble).
+const CONNACK: u8 = 2;
+const PUBLISH: u8 = 3;
+const SUBACK: u8 = 9;
+const UNSUBACK: u8 = 11;
+const PINGRESP: u8 = 13;
+
+/// One frame as the broker framed it: the first byte and the body. The
+/// sweep reads frames leniently, not through the strict decoder: a broker
+/// that forwards a topic the specification forbids (U+0000, ill-formed
+/// UTF-8) still has its retained messages cleared, byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Frame {
+    first: u8,
+    body: Bytes,
+}
+
+impl Frame {
+    fn kind(&self) -> u8 {
+        self.first >> 4
+    }
+
+    /// The topic bytes of a PUBLISH sent with RETAIN 1.
+    fn retained_topic(&self) -> Option<Bytes> {
+        if self.kind() != PUBLISH || self.first & 0x01 == 0 {
+            return None;
+        }
+        let len = usize::from(u16::from_be_bytes([
+            *self.body.first()?,
+            *self.body.get(1)?,
+        ]));
+        (len > 0 && self.body.len() >= 2 + len).then(|| self.body.slice(2..2 + len))
+    }
+}
+
+/// Splits one whole frame off the front of `buf`; `None` until it is all
+/// there. A Remaining Length longer than four bytes is an error.
+fn split_frame(buf: &mut BytesMut) -> Result<Option<Frame>, String> {
+    let mut len = 0usize;
+    let mut at = 1;
+    loop {
+        let Some(&b) = buf.get(at) else {
+            return Ok(None);
+        };
+        len |= usize::from(b & 0x7F) << (7 * (at - 1));
+        at += 1;
+        if b & 0x80 == 0 {
+            break;
+        }
+        if at > 4 {
+            return Err("the broker sent a Remaining Length of more than four bytes".into());
+        }
+    }
+    if buf.len() < at + len {
+        buf.reserve(at + len - buf.len());
+        return Ok(None);
+    }
+    let first = buf[0];
+    buf.advance(at);
+    Ok(Some(Frame {
+        first,
+        body: buf.split_to(len).freeze(),
+    }))
+}
+
+/// A zero-length retained QoS 0 PUBLISH to `topic`, whatever its bytes.
+fn clear_frame(topic: &[u8], version: ProtocolVersion) -> Vec<u8> {
+    let props = usize::from(version == ProtocolVersion::V5);
+    let mut len = 2 + topic.len() + props;
+    let mut out = vec![0x31];
+    loop {
+        let byte = (len % 128) as u8;
+        len /= 128;
+        out.push(if len > 0 { byte | 0x80 } else { byte });
+        if len == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+    out.extend_from_slice(topic);
+    out.resize(out.len() + props, 0);
+    out
+}
+
+/// A connection that sends packets through the codec and reads frames.
 struct Conn {
     stream: TcpStream,
     version: ProtocolVersion,
-    decoder: Decoder,
     buf: BytesMut,
 }
 
 impl Conn {
     async fn send(&mut self, p: Packet) -> Result<(), String> {
         let bytes = p.to_bytes(self.version).map_err(|e| e.to_string())?;
+        self.send_raw(&bytes).await
+    }
+
+    async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.stream
-            .write_all(&bytes)
+            .write_all(bytes)
             .await
             .map_err(|e| format!("write: {e}"))
     }
 
-    async fn next(&mut self) -> Result<Packet, String> {
+    async fn next(&mut self) -> Result<Frame, String> {
         loop {
-            match self.decoder.decode(&mut self.buf) {
-                Ok(Some(p)) => return Ok(p),
-                Ok(None) => {}
-                Err(e) => return Err(format!("the broker sent a packet we cannot read: {e}")),
+            if let Some(f) = split_frame(&mut self.buf)? {
+                return Ok(f);
             }
             if self
                 .stream
@@ -90,21 +175,15 @@ impl Conn {
         }
     }
 
-    /// Reads until `done` holds for a packet, calling `on_publish` for the
-    /// PUBLISH packets on the way.
-    async fn until(
-        &mut self,
-        done: impl Fn(&Packet) -> bool,
-        mut on_publish: impl FnMut(&Publish),
-    ) -> Result<(), String> {
+    /// Reads until a frame of type `kind`, calling `on_frame` for the
+    /// frames on the way.
+    async fn until(&mut self, kind: u8, mut on_frame: impl FnMut(&Frame)) -> Result<(), String> {
         loop {
-            let p = self.next().await?;
-            if done(&p) {
+            let f = self.next().await?;
+            if f.kind() == kind {
                 return Ok(());
             }
-            if let Packet::Publish(m) = &p {
-                on_publish(m);
-            }
+            on_frame(&f);
         }
     }
 }
@@ -117,16 +196,20 @@ async fn sweep_unbounded(addr: SocketAddr, version: ProtocolVersion) -> Result<S
     let mut c = Conn {
         stream,
         version,
-        decoder: Decoder::new(version),
         buf: BytesMut::with_capacity(64 * 1024),
     };
     let id = MqttString::new(format!("fzjanitor{}", std::process::id()))
         .map_err(|e| format!("{e:?}"))?;
     c.send(Packet::Connect(Box::new(Connect::new(version, id))))
         .await?;
-    match c.next().await? {
-        Packet::ConnAck(a) if !a.reason_code.is_error() => {}
-        other => return Err(format!("CONNECT answered with {other:?}")),
+    let connack = c.next().await?;
+    // Accepted: Session Present, then return or reason code 0.
+    if connack.kind() != CONNACK || connack.body.get(1) != Some(&0) {
+        return Err(format!(
+            "CONNECT answered with {:#04x} {:02x?}",
+            connack.first,
+            &connack.body[..]
+        ));
     }
     let everything = MqttString::from_static("#");
     c.send(Packet::Subscribe(Subscribe {
@@ -141,17 +224,17 @@ async fn sweep_unbounded(addr: SocketAddr, version: ProtocolVersion) -> Result<S
     // Retained messages follow the SUBACK (or come with it); the PINGRESP
     // to a PINGREQ sent after the SUBACK marks the end of what this sweep
     // waits for. Whatever comes later is the next sweep's.
-    let mut topics: Vec<MqttString> = Vec::new();
-    let mut collect = |m: &Publish| {
-        if m.retain && !m.topic().is_empty() && topics.len() < MAX_CLEARED {
-            topics.push(m.topic_string());
+    let mut topics: Vec<Bytes> = Vec::new();
+    let mut collect = |f: &Frame| {
+        if let Some(t) = f.retained_topic() {
+            if topics.len() < MAX_CLEARED {
+                topics.push(t);
+            }
         }
     };
-    c.until(|p| matches!(p, Packet::SubAck(_)), &mut collect)
-        .await?;
+    c.until(SUBACK, &mut collect).await?;
     c.send(Packet::PingReq).await?;
-    c.until(|p| matches!(p, Packet::PingResp), &mut collect)
-        .await?;
+    c.until(PINGRESP, &mut collect).await?;
     let seen = topics.len();
     c.send(Packet::Unsubscribe(Unsubscribe {
         packet_id: 2,
@@ -159,18 +242,16 @@ async fn sweep_unbounded(addr: SocketAddr, version: ProtocolVersion) -> Result<S
         filters: vec![everything],
     }))
     .await?;
-    c.until(|p| matches!(p, Packet::UnsubAck(_)), |_| {})
-        .await?;
+    c.until(UNSUBACK, |_| {}).await?;
     topics.sort();
     topics.dedup();
     for t in &topics {
-        let clear = Publish::new(t.clone(), bytes::Bytes::new()).with_retain(true);
-        c.send(Packet::Publish(clear)).await?;
+        c.send_raw(&clear_frame(t, version)).await?;
     }
     // A clean DISCONNECT, so the sweep leaves no session behind; the
     // PINGRESP before it shows the clears were read.
     c.send(Packet::PingReq).await?;
-    c.until(|p| matches!(p, Packet::PingResp), |_| {}).await?;
+    c.until(PINGRESP, |_| {}).await?;
     let _ = c.send(Packet::Disconnect(Default::default())).await;
     Ok(Swept {
         seen,
@@ -181,6 +262,7 @@ async fn sweep_unbounded(addr: SocketAddr, version: ProtocolVersion) -> Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mqtt_codec::Publish;
 
     /// Publishes a retained message on each of `topics` and waits until the
     /// broker has read them.
@@ -188,22 +270,19 @@ mod tests {
         let mut c = Conn {
             stream: TcpStream::connect(addr).await.unwrap(),
             version,
-            decoder: Decoder::new(version),
             buf: BytesMut::new(),
         };
         let id = MqttString::from_static("publisher");
         c.send(Packet::Connect(Box::new(Connect::new(version, id))))
             .await
             .unwrap();
-        assert!(matches!(c.next().await.unwrap(), Packet::ConnAck(_)));
+        assert_eq!(c.next().await.unwrap().kind(), CONNACK);
         for t in topics {
             let m = Publish::new(MqttString::from_static(t), "kept").with_retain(true);
             c.send(Packet::Publish(m)).await.unwrap();
         }
         c.send(Packet::PingReq).await.unwrap();
-        c.until(|p| matches!(p, Packet::PingResp), |_| {})
-            .await
-            .unwrap();
+        c.until(PINGRESP, |_| {}).await.unwrap();
     }
 
     #[tokio::test]
@@ -228,6 +307,35 @@ mod tests {
             assert_eq!(second, Swept::default(), "{v}: nothing left");
         }
         target.stop().await;
+    }
+
+    #[test]
+    fn frames_are_split_leniently_and_a_forbidden_topic_is_cleared_byte_for_byte() {
+        // A retained PUBLISH whose topic holds U+0000 (MQTT-1.5.3-2: the
+        // strict decoder refuses it), then half of a PINGRESP.
+        let mut buf = BytesMut::from(&b"\x31\x06\x00\x03a\x00b!\xd0"[..]);
+        let f = split_frame(&mut buf).unwrap().unwrap();
+        assert_eq!(f.retained_topic().as_deref(), Some(&b"a\x00b"[..]));
+        assert_eq!(split_frame(&mut buf).unwrap(), None, "incomplete");
+        buf.extend_from_slice(&[0x00]);
+        assert_eq!(split_frame(&mut buf).unwrap().unwrap().kind(), PINGRESP);
+        assert_eq!(
+            clear_frame(b"a\x00b", ProtocolVersion::V311),
+            b"\x31\x05\x00\x03a\x00b".to_vec()
+        );
+        assert_eq!(
+            clear_frame(b"a\x00b", ProtocolVersion::V5),
+            b"\x31\x06\x00\x03a\x00b\x00".to_vec()
+        );
+        // A RETAIN 0 PUBLISH is live traffic, not a retained message.
+        let mut live = BytesMut::from(&b"\x30\x03\x00\x01a"[..]);
+        assert_eq!(
+            split_frame(&mut live).unwrap().unwrap().retained_topic(),
+            None
+        );
+        // Five bytes of Remaining Length are an error, not a wait.
+        let mut bad = BytesMut::from(&b"\x30\xff\xff\xff\xff\x01"[..]);
+        assert!(split_frame(&mut bad).is_err());
     }
 
     #[tokio::test]
