@@ -6,7 +6,9 @@
 //! 2. `cargo test --workspace --doc`
 //! 3. a fuzz smoke of each codec target (`fuzz codec --seconds 15`)
 //! 4. the scenario library against the reference server and mosquitto, with
-//!    the baseline gate (`mqtt-harness conform --targets ref,mosquitto`)
+//!    the baseline gate (`mqtt-harness conform --targets ref,mosquitto`),
+//!    its reports under `target/xtask-test/reports` (the committed
+//!    `reports/` stay as they are; the baselines are read from there)
 
 use std::path::Path;
 use std::process::Command;
@@ -76,6 +78,13 @@ pub(crate) fn run(root: &Path) -> Result<()> {
                 "--quiet",
                 "--targets",
                 "ref,mosquitto",
+                // The gate's reports go under target/, so a test run does
+                // not overwrite the committed reports (matrix.md); the
+                // baselines are the committed ones.
+                "--reports",
+                "target/xtask-test/reports",
+                "--baselines",
+                "reports/baselines",
             ],
         ),
     ));

@@ -34,6 +34,10 @@ pub(crate) struct ConformArgs {
     /// Where reports go.
     #[arg(long, default_value = "reports")]
     reports: PathBuf,
+    /// Where the targets' baselines (known failures) are read from
+    /// [default: baselines/ under --reports].
+    #[arg(long)]
+    baselines: Option<PathBuf>,
     /// Named targets.
     #[arg(long, default_value = "targets.yaml")]
     targets_file: PathBuf,
@@ -79,6 +83,7 @@ pub(crate) async fn run(a: ConformArgs) -> anyhow::Result<()> {
         version: a.version,
         parallel: a.parallel,
         reports_dir: a.reports,
+        baselines_dir: a.baselines,
         targets_file: a.targets_file,
         default_wait: Duration::from_secs_f64(a.wait.clamp(0.1, 600.0)),
         progress: !a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),

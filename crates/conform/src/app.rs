@@ -35,6 +35,9 @@ pub struct ConformOptions {
     pub parallel: usize,
     /// Where reports go (`reports/`).
     pub reports_dir: PathBuf,
+    /// Where each target's known failures are read from
+    /// (`<target>.yaml`); `None`: `baselines/` under `reports_dir`.
+    pub baselines_dir: Option<PathBuf>,
     /// `targets.yaml`.
     pub targets_file: PathBuf,
     /// Default wait of an `expect`.
@@ -130,8 +133,9 @@ pub async fn conform(o: &ConformOptions) -> Result<ConformOutcome, ConformError>
             .map_err(|e| ConformError::Write(dir.display().to_string(), e))?;
         text.push_str(&report.table(&runs));
         let baseline_path = o
-            .reports_dir
-            .join("baselines")
+            .baselines_dir
+            .clone()
+            .unwrap_or_else(|| o.reports_dir.join("baselines"))
             .join(format!("{}.yaml", sanitize(&name)));
         let baseline = Baseline::load(&baseline_path).map_err(ConformError::Baseline)?;
         let new = baseline.regressions(&runs);
