@@ -35,7 +35,8 @@ const MAX_CLEARED: usize = 4096;
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Swept {
-    /// Retained messages received on the `#` subscription.
+    /// Retained messages received on the `#` subscription (at most
+    /// 4,096 are taken per sweep).
     pub seen: usize,
     /// Zero-length retained messages published to clear them.
     pub cleared: usize,
@@ -108,7 +109,9 @@ fn split_frame(buf: &mut BytesMut) -> Result<Option<Frame>, String> {
         }
     }
     if buf.len() < at + len {
-        buf.reserve(at + len - buf.len());
+        // Room for what is missing, but never more than 64 KiB ahead of
+        // what arrived: a claimed length alone allocates nothing big.
+        buf.reserve((at + len - buf.len()).min(64 * 1024));
         return Ok(None);
     }
     let first = buf[0];
