@@ -29,7 +29,7 @@ use super::faults::{Fault, Out, Session, Shared};
 /// at once, as it would without the proxy.
 const CUT_THROUGH: usize = 1 << 20;
 
-/// How long the proxy waits for the client to close after the server has.
+/// How long the proxy waits for one side to close after the other has.
 const LINGER: Duration = Duration::from_secs(2);
 
 /// A running proxy; dropping it stops it and every connection it relays.
@@ -311,8 +311,23 @@ async fn relay(
     };
     match end {
         End::Client => {
-            // The server sees the connection drop, as if the client's own.
+            // The server sees the connection drop, as if the client's own;
+            // the client's side ends only once the server's has (or after
+            // LINGER), with what the server still sent passed on. A client
+            // waiting for the close then knows, as without the proxy, that
+            // the server has read everything before it: otherwise its next
+            // connection could reach the server first (a session not yet
+            // ended at a 5.0 DISCONNECT with Session Expiry 0).
+            let _ = sw.shutdown().await;
             drop(sw);
+            let _ = tokio::time::timeout(LINGER, async {
+                let mut rest = BytesMut::with_capacity(4096);
+                while matches!(sr.read_buf(&mut rest).await, Ok(n) if n > 0) {
+                    let _ = cw.write_all(&rest).await;
+                    rest.clear();
+                }
+            })
+            .await;
         }
         End::Server => {
             let mut out = Out::default();
