@@ -84,6 +84,13 @@ impl PartialEq for Message {
 
 impl Eq for Message {}
 
+/// Where a [`Message::Frame`]'s Topic Name lies in its frame.
+#[inline(always)]
+fn topic_range(topic_at: u8, topic_len: u16) -> std::ops::Range<usize> {
+    let at = usize::from(topic_at);
+    at..at + usize::from(topic_len)
+}
+
 impl Message {
     /// The topic's bytes and the payload, in one match.
     #[inline]
@@ -95,13 +102,10 @@ impl Message {
                 topic_at,
                 topic_len,
                 payload_at,
-            } => {
-                let at = usize::from(*topic_at);
-                (
-                    &frame[at..at + usize::from(*topic_len)],
-                    &frame[*payload_at..],
-                )
-            }
+            } => (
+                &frame[topic_range(*topic_at, *topic_len)],
+                &frame[*payload_at..],
+            ),
         }
     }
 
@@ -114,10 +118,7 @@ impl Message {
                 topic_at,
                 topic_len,
                 ..
-            } => {
-                let at = usize::from(*topic_at);
-                &frame[at..at + usize::from(*topic_len)]
-            }
+            } => &frame[topic_range(*topic_at, *topic_len)],
         }
     }
 
@@ -155,11 +156,8 @@ impl Message {
                 topic_at,
                 topic_len,
                 ..
-            } => {
-                let at = usize::from(*topic_at);
-                MqttString::from_checked_bytes(frame.slice(at..at + usize::from(*topic_len)))
-                    .unwrap_or_default()
-            }
+            } => MqttString::from_checked_bytes(frame.slice(topic_range(*topic_at, *topic_len)))
+                .unwrap_or_default(),
         }
     }
 }
