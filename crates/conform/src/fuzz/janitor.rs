@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use mqtt_codec::raw::RawPacket;
 use mqtt_codec::{
     Connect, MqttString, Packet, ProtocolVersion, Subscribe, Subscription, SubscriptionOptions,
     Unsubscribe,
@@ -122,23 +123,16 @@ fn split_frame(buf: &mut BytesMut) -> Result<Option<Frame>, String> {
     }))
 }
 
-/// A zero-length retained QoS 0 PUBLISH to `topic`, whatever its bytes.
-fn clear_frame(topic: &[u8], version: ProtocolVersion) -> Vec<u8> {
-    let props = usize::from(version == ProtocolVersion::V5);
-    let mut len = 2 + topic.len() + props;
-    let mut out = vec![0x31];
-    loop {
-        let byte = (len % 128) as u8;
-        len /= 128;
-        out.push(if len > 0 { byte | 0x80 } else { byte });
-        if len == 0 {
-            break;
-        }
+/// A zero-length retained QoS 0 PUBLISH to `topic`, whatever its bytes
+/// (the codec's raw builder: the strict encoder refuses forbidden topics).
+fn clear_frame(topic: &[u8], version: ProtocolVersion) -> Bytes {
+    let publish = RawPacket::new(PUBLISH, 0x01).string(topic);
+    if version == ProtocolVersion::V5 {
+        // No properties.
+        publish.u8(0).build()
+    } else {
+        publish.build()
     }
-    out.extend_from_slice(&(topic.len() as u16).to_be_bytes());
-    out.extend_from_slice(topic);
-    out.resize(out.len() + props, 0);
-    out
 }
 
 /// A connection that sends packets through the codec and reads frames.
@@ -324,11 +318,11 @@ mod tests {
         assert_eq!(split_frame(&mut buf).unwrap().unwrap().kind(), PINGRESP);
         assert_eq!(
             clear_frame(b"a\x00b", ProtocolVersion::V311),
-            b"\x31\x05\x00\x03a\x00b".to_vec()
+            &b"\x31\x05\x00\x03a\x00b"[..]
         );
         assert_eq!(
             clear_frame(b"a\x00b", ProtocolVersion::V5),
-            b"\x31\x06\x00\x03a\x00b\x00".to_vec()
+            &b"\x31\x06\x00\x03a\x00b\x00"[..]
         );
         // A RETAIN 0 PUBLISH is live traffic, not a retained message.
         let mut live = BytesMut::from(&b"\x30\x03\x00\x01a"[..]);
