@@ -35,6 +35,7 @@ pub mod properties;
 pub mod qos;
 pub mod raw;
 pub mod reason;
+mod scan;
 pub mod string;
 pub mod topic;
 pub mod version;

@@ -94,7 +94,7 @@ impl MqttString {
 
 /// True when `bytes` contains U+0000.
 fn has_nul(bytes: &[u8]) -> bool {
-    crate::wire::find_any(bytes, [0]).is_some()
+    crate::scan::find_any(bytes, [0]).is_some()
 }
 
 fn check_str(s: &str) -> Result<(), StringError> {

@@ -3,8 +3,8 @@
 
 use crate::error::{ErrorKind, Violation};
 use crate::reason::ReasonCode;
+use crate::scan::find_any;
 use crate::version::ProtocolVersion;
-use crate::wire::find_any;
 
 /// Checks a Topic Name of a PUBLISH or Will: no wildcards (MQTT-3.3.2-2),
 /// at least one character (MQTT-4.7.3-1). An empty name is allowed in 5.0

@@ -3,9 +3,11 @@
 
 mod ack;
 mod auth;
+mod checks;
 mod connack;
 mod connect;
 mod disconnect;
+mod kind;
 pub(crate) mod publish;
 mod reason_tail;
 mod suback;
@@ -24,107 +26,14 @@ pub use subscribe::{RetainHandling, Subscribe, Subscription, SubscriptionOptions
 pub use unsuback::UnsubAck;
 pub use unsubscribe::Unsubscribe;
 
+pub(crate) use checks::{check_fixed_flags, check_no_properties, check_packet_id, check_reason};
+pub use kind::PacketType;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{EncodeError, ErrorKind, Violation};
 use crate::version::ProtocolVersion;
 use crate::wire::{put_vbi, vbi_len, Reader, VBI_MAX};
-
-/// The control packet types of the fixed header (§2.2.1 in 3.1.1,
-/// §2.1.2 in 5.0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub enum PacketType {
-    /// 1, client to server.
-    Connect = 1,
-    /// 2, server to client.
-    ConnAck = 2,
-    /// 3, both directions.
-    Publish = 3,
-    /// 4, both directions.
-    PubAck = 4,
-    /// 5, both directions.
-    PubRec = 5,
-    /// 6, both directions.
-    PubRel = 6,
-    /// 7, both directions.
-    PubComp = 7,
-    /// 8, client to server.
-    Subscribe = 8,
-    /// 9, server to client.
-    SubAck = 9,
-    /// 10, client to server.
-    Unsubscribe = 10,
-    /// 11, server to client.
-    UnsubAck = 11,
-    /// 12, client to server.
-    PingReq = 12,
-    /// 13, server to client.
-    PingResp = 13,
-    /// 14, client to server (both in 5.0).
-    Disconnect = 14,
-    /// 15, MQTT 5.0 only.
-    Auth = 15,
-}
-
-impl PacketType {
-    /// The type for a fixed-header nibble in `version`.
-    pub const fn from_nibble(n: u8, version: Option<ProtocolVersion>) -> Option<Self> {
-        Some(match n {
-            1 => PacketType::Connect,
-            2 => PacketType::ConnAck,
-            3 => PacketType::Publish,
-            4 => PacketType::PubAck,
-            5 => PacketType::PubRec,
-            6 => PacketType::PubRel,
-            7 => PacketType::PubComp,
-            8 => PacketType::Subscribe,
-            9 => PacketType::SubAck,
-            10 => PacketType::Unsubscribe,
-            11 => PacketType::UnsubAck,
-            12 => PacketType::PingReq,
-            13 => PacketType::PingResp,
-            14 => PacketType::Disconnect,
-            15 if !matches!(version, Some(ProtocolVersion::V311)) => PacketType::Auth,
-            _ => return None,
-        })
-    }
-
-    /// The flag bits this type must carry, for all types but PUBLISH.
-    pub const fn fixed_flags(self) -> u8 {
-        match self {
-            PacketType::PubRel | PacketType::Subscribe | PacketType::Unsubscribe => 0b0010,
-            _ => 0,
-        }
-    }
-
-    /// The name the specification uses.
-    pub const fn name(self) -> &'static str {
-        match self {
-            PacketType::Connect => "CONNECT",
-            PacketType::ConnAck => "CONNACK",
-            PacketType::Publish => "PUBLISH",
-            PacketType::PubAck => "PUBACK",
-            PacketType::PubRec => "PUBREC",
-            PacketType::PubRel => "PUBREL",
-            PacketType::PubComp => "PUBCOMP",
-            PacketType::Subscribe => "SUBSCRIBE",
-            PacketType::SubAck => "SUBACK",
-            PacketType::Unsubscribe => "UNSUBSCRIBE",
-            PacketType::UnsubAck => "UNSUBACK",
-            PacketType::PingReq => "PINGREQ",
-            PacketType::PingResp => "PINGRESP",
-            PacketType::Disconnect => "DISCONNECT",
-            PacketType::Auth => "AUTH",
-        }
-    }
-}
-
-impl std::fmt::Display for PacketType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// A decoded control packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -355,129 +264,5 @@ impl Packet {
             PacketType::Auth => *out = Packet::Auth(Auth::decode(&mut r)?),
         }
         r.finish()
-    }
-}
-
-/// Checks the fixed-header flags of every packet but PUBLISH, citing the
-/// statement of the packet where the specification names one.
-pub(crate) fn check_fixed_flags(
-    ptype: PacketType,
-    flags: u8,
-    v: ProtocolVersion,
-) -> Result<(), Violation> {
-    if ptype == PacketType::Publish || flags == ptype.fixed_flags() {
-        Ok(())
-    } else {
-        Err(reserved_flags(ptype, flags, v))
-    }
-}
-
-fn reserved_flags(ptype: PacketType, flags: u8, v: ProtocolVersion) -> Violation {
-    let statements: &'static [&'static str] = match (v, ptype) {
-        (ProtocolVersion::V311, PacketType::PubRel) => {
-            &["MQTT-2.2.2-1", "MQTT-2.2.2-2", "MQTT-3.6.1-1"]
-        }
-        (ProtocolVersion::V311, PacketType::Subscribe) => {
-            &["MQTT-2.2.2-1", "MQTT-2.2.2-2", "MQTT-3.8.1-1"]
-        }
-        (ProtocolVersion::V311, PacketType::Unsubscribe) => {
-            &["MQTT-2.2.2-1", "MQTT-2.2.2-2", "MQTT-3.10.1-1"]
-        }
-        (ProtocolVersion::V311, PacketType::Disconnect) => {
-            &["MQTT-2.2.2-1", "MQTT-2.2.2-2", "MQTT-3.14.1-1"]
-        }
-        (ProtocolVersion::V311, _) => &["MQTT-2.2.2-1", "MQTT-2.2.2-2"],
-        (ProtocolVersion::V5, PacketType::PubRel) => &["MQTT-2.1.3-1", "MQTT-3.6.1-1"],
-        (ProtocolVersion::V5, PacketType::Subscribe) => &["MQTT-2.1.3-1", "MQTT-3.8.1-1"],
-        (ProtocolVersion::V5, PacketType::Unsubscribe) => &["MQTT-2.1.3-1", "MQTT-3.10.1-1"],
-        (ProtocolVersion::V5, PacketType::Disconnect) => &["MQTT-2.1.3-1", "MQTT-3.14.1-1"],
-        (ProtocolVersion::V5, PacketType::Auth) => &["MQTT-2.1.3-1", "MQTT-3.15.1-1"],
-        (ProtocolVersion::V5, _) => &["MQTT-2.1.3-1"],
-    };
-    Violation::malformed(
-        ErrorKind::ReservedFlags {
-            packet: ptype,
-            flags,
-        },
-        statements,
-        v.pick("2.2.2", "2.1.3"),
-    )
-}
-
-/// Checks a packet identifier that must be non-zero, citing the statement
-/// that requires it for `ptype`.
-pub(crate) fn check_packet_id(
-    id: u16,
-    ptype: PacketType,
-    v: ProtocolVersion,
-) -> Result<(), Violation> {
-    if id != 0 {
-        return Ok(());
-    }
-    // MQTT 3.1.1 numbers these MQTT-2.3.1-1 (PUBLISH, SUBSCRIBE,
-    // UNSUBSCRIBE), -6 (PUBACK, PUBREC, PUBREL) and -7 (SUBACK, UNSUBACK);
-    // -5 is the QoS 0 rule. PUBCOMP has no numbered statement in 3.1.1
-    // (§3.7.2: the identifier of the PUBREL it acknowledges).
-    let (statements, section): (&'static [&'static str], &'static str) = match (v, ptype) {
-        (
-            ProtocolVersion::V311,
-            PacketType::Publish | PacketType::Subscribe | PacketType::Unsubscribe,
-        ) => (&["MQTT-2.3.1-1"], "2.3.1"),
-        (ProtocolVersion::V311, PacketType::SubAck | PacketType::UnsubAck) => {
-            (&["MQTT-2.3.1-7"], "2.3.1")
-        }
-        (ProtocolVersion::V311, PacketType::PubComp) => (&[], "3.7.2"),
-        (ProtocolVersion::V311, _) => (&["MQTT-2.3.1-6"], "2.3.1"),
-        (ProtocolVersion::V5, PacketType::Publish) => (&["MQTT-2.2.1-3", "MQTT-2.2.1-4"], "2.2.1"),
-        (ProtocolVersion::V5, PacketType::Subscribe | PacketType::Unsubscribe) => {
-            (&["MQTT-2.2.1-3"], "2.2.1")
-        }
-        (ProtocolVersion::V5, PacketType::SubAck | PacketType::UnsubAck) => {
-            (&["MQTT-2.2.1-6"], "2.2.1")
-        }
-        (ProtocolVersion::V5, _) => (&["MQTT-2.2.1-5"], "2.2.1"),
-    };
-    Err(Violation::protocol(
-        ErrorKind::ZeroPacketId(ptype),
-        statements,
-        section,
-    ))
-}
-
-/// Checks that a 3.1.1 packet carries no properties.
-pub(crate) fn check_no_properties(
-    props: &crate::Properties,
-    ptype: PacketType,
-    v: ProtocolVersion,
-) -> Result<(), Violation> {
-    if v == ProtocolVersion::V311 && !props.is_empty() {
-        return Err(Violation::malformed(
-            ErrorKind::PropertiesInV311(ptype),
-            &[],
-            "2.2",
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a 5.0 reason code against the packet's table.
-pub(crate) fn check_reason(
-    code: crate::ReasonCode,
-    allowed: &[u8],
-    ptype: PacketType,
-    statements: &'static [&'static str],
-    section: &'static str,
-) -> Result<(), Violation> {
-    if allowed.contains(&code.0) {
-        Ok(())
-    } else {
-        Err(Violation::protocol(
-            ErrorKind::InvalidReasonCode {
-                packet: ptype,
-                code: code.0,
-            },
-            statements,
-            section,
-        ))
     }
 }

@@ -6,8 +6,9 @@ use std::ops::{Deref, DerefMut};
 
 use bytes::{BufMut, BytesMut};
 
-use super::{PropertyContext, PropertyValues};
 use crate::error::{ErrorKind, Violation};
+use crate::properties::table::PropertyContext;
+use crate::properties::values::PropertyValues;
 use crate::wire::Reader;
 
 /// What an absent property list reads as.
