@@ -3,9 +3,12 @@
 //! (owned by the reader task) and a writing half (owned by the writer
 //! task).
 
+pub(crate) mod recv;
 pub(crate) mod tcp;
 pub(crate) mod tls;
 pub(crate) mod ws;
+
+pub(crate) use recv::{classify, Recv};
 
 use std::io;
 
@@ -32,15 +35,6 @@ pub(crate) enum WriteHalf {
     Stream(Box<dyn AsyncWrite + Send + Unpin>),
     /// WebSocket, over TCP or TLS.
     Ws(ws::WsWriter),
-}
-
-/// What one read gave.
-#[derive(Debug)]
-pub(crate) enum Recv {
-    /// Bytes were appended to the buffer.
-    Data,
-    /// The stream ended.
-    End(CloseKind),
 }
 
 impl ReadHalf {
@@ -86,18 +80,6 @@ impl WriteHalf {
     }
 }
 
-/// How an IO error ends a stream.
-pub(crate) fn classify(e: &io::Error) -> CloseKind {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => CloseKind::Reset,
-        // A TLS peer that closes TCP without close_notify.
-        io::ErrorKind::UnexpectedEof => CloseKind::Eof,
-        _ => CloseKind::Error(e.to_string()),
-    }
-}
-
 /// Opens a connection to `endpoint`: TCP, then TLS and/or the WebSocket
 /// handshake, all within `options.connect_timeout`.
 pub(crate) async fn open(
@@ -125,7 +107,7 @@ pub(crate) async fn open(
                     WriteHalf::Stream(Box::new(w)),
                 ))
             }
-            (Scheme::Ws, _) => ws::handshake(tcp, endpoint).await,
+            (Scheme::Ws, _) => ws_halves(ws::handshake(tcp, endpoint).await?),
             (Scheme::Tls, Some((connector, name))) => {
                 let stream = connector.connect(name, tcp).await?;
                 let (r, w) = tokio::io::split(stream);
@@ -136,7 +118,7 @@ pub(crate) async fn open(
             }
             (Scheme::Wss, Some((connector, name))) => {
                 let stream = connector.connect(name, tcp).await?;
-                ws::handshake(stream, endpoint).await
+                ws_halves(ws::handshake(stream, endpoint).await?)
             }
             (Scheme::Tls | Scheme::Wss, None) => unreachable!("TLS settings are built above"),
         }
@@ -155,4 +137,10 @@ pub(crate) async fn open(
             ),
         }),
     }
+}
+
+/// The halves of a WebSocket connection as the reader and writer tasks
+/// hold them.
+fn ws_halves((r, w): (ws::WsReader, ws::WsWriter)) -> io::Result<(ReadHalf, WriteHalf)> {
+    Ok((ReadHalf::Ws(r), WriteHalf::Ws(w)))
 }

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::{classify, ReadHalf, Recv, WriteHalf};
+use super::recv::{classify, Recv};
 use crate::close::CloseKind;
 use crate::endpoint::Endpoint;
 
@@ -30,10 +30,7 @@ pub(crate) struct WsReader(BoxedStream);
 pub(crate) struct WsWriter(BoxedSink);
 
 /// Performs the WebSocket handshake on `stream` (TCP or TLS).
-pub(crate) async fn handshake<S>(
-    stream: S,
-    endpoint: &Endpoint,
-) -> io::Result<(ReadHalf, WriteHalf)>
+pub(crate) async fn handshake<S>(stream: S, endpoint: &Endpoint) -> io::Result<(WsReader, WsWriter)>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -59,10 +56,7 @@ where
                 e => io::Error::other(format!("WebSocket handshake: {e}")),
             })?;
     let (sink, stream): (SplitSink<_, Message>, SplitStream<_>) = ws.split();
-    Ok((
-        ReadHalf::Ws(WsReader(Box::new(stream))),
-        WriteHalf::Ws(WsWriter(Box::new(sink))),
-    ))
+    Ok((WsReader(Box::new(stream)), WsWriter(Box::new(sink))))
 }
 
 impl WsReader {
