@@ -330,7 +330,7 @@ fn install_one(root: &Path, system: &System, broker: &str) -> Result<Option<Stri
 
 /// The cargo that runs this xtask.
 fn cargo() -> Command {
-    Command::new(crate::cargo())
+    Command::new(crate::workspace::cargo())
 }
 
 /// Runs a command, its output going straight to ours.

@@ -458,7 +458,8 @@ mod tests {
 
     #[test]
     fn the_target_list_matches_fuzz_cargo_toml() {
-        let manifest = fs::read_to_string(crate::root().join("fuzz/Cargo.toml")).unwrap();
+        let manifest =
+            fs::read_to_string(crate::workspace::root().join("fuzz/Cargo.toml")).unwrap();
         let bins: Vec<&str> = manifest
             .lines()
             .filter_map(|l| l.strip_prefix("name = \""))
@@ -467,7 +468,10 @@ mod tests {
             .collect();
         assert_eq!(bins, CODEC_TARGETS);
         for t in CODEC_TARGETS {
-            assert!(crate::root().join("fuzz/seeds").join(t).is_dir(), "{t}");
+            assert!(
+                crate::workspace::root().join("fuzz/seeds").join(t).is_dir(),
+                "{t}"
+            );
         }
     }
 }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 /// profile schema for `schema`.
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<ExitCode> {
     if args.first().map(String::as_str) == Some("schema") {
-        let status = std::process::Command::new(crate::cargo())
+        let status = std::process::Command::new(crate::workspace::cargo())
             .args([
                 "run",
                 "-q",
@@ -21,12 +21,12 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<ExitCode> {
             ])
             .current_dir(root)
             .status()?;
-        return Ok(crate::exit(status));
+        return Ok(crate::workspace::exit(status));
     }
-    let status = std::process::Command::new(crate::cargo())
+    let status = std::process::Command::new(crate::workspace::cargo())
         .args(["run", "-q", "--release", "-p", "mqtt-harness", "--", "load"])
         .args(args)
         .current_dir(root)
         .status()?;
-    Ok(crate::exit(status))
+    Ok(crate::workspace::exit(status))
 }

@@ -4,6 +4,8 @@
 //! * `cargo xtask codec [--hex HEX [--version 3.1.1|5]]`: the codec describes
 //!   itself and decodes samples, or decodes your bytes.
 //! * `cargo xtask test`: the test suite CI runs.
+//! * `cargo xtask deps`: the file-level import cycles of the workspace
+//!   (there must be none).
 //! * `cargo xtask load [ARGS]`: `mqtt-harness load` in release mode;
 //!   `cargo xtask load schema` regenerates the load profile schema.
 //! * `cargo xtask fuzz codec --seconds N [--target NAME]`: a bounded fuzzing
@@ -17,6 +19,7 @@
 
 mod brokers;
 mod codec_demo;
+mod deps;
 mod describe;
 mod docker;
 mod fuzz;
@@ -25,12 +28,15 @@ mod prereqs;
 mod samples;
 mod seeds;
 mod test;
+mod workspace;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
 use mqtt_codec::ProtocolVersion;
+use workspace::{cargo, exit, root};
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -71,6 +77,9 @@ enum Command {
     },
     /// Coverage of the statement catalogs by the scenario library.
     Coverage,
+    /// The file-level import graph of every crate, and its cycles (exit
+    /// status 1 when there is one).
+    Deps,
     /// Load runs (`mqtt-harness load`, release build); arguments pass
     /// through, e.g. `cargo xtask load --profile scenarios/load/pairs.yaml
     /// --target mosquitto`, `cargo xtask load capacity ...`, `cargo xtask
@@ -176,19 +185,6 @@ fn parse_version(s: &str) -> Result<ProtocolVersion, String> {
     }
 }
 
-/// The cargo that runs this xtask.
-fn cargo() -> std::ffi::OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
-}
-
-fn exit(status: std::process::ExitStatus) -> ExitCode {
-    if status.success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
 /// Runs `mqtt-harness <command> <args>` (built in the dev profile, which is
 /// quick to build and fast enough for IO-bound conformance runs).
 fn harness(root: &Path, command: &str, args: &[String]) -> anyhow::Result<ExitCode> {
@@ -198,14 +194,6 @@ fn harness(root: &Path, command: &str, args: &[String]) -> anyhow::Result<ExitCo
         .current_dir(root)
         .status()?;
     Ok(exit(status))
-}
-
-/// The repository root (the parent of `xtask/`).
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask/ has a parent")
-        .to_path_buf()
 }
 
 fn main() -> ExitCode {
@@ -232,6 +220,13 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Test => test::run(&root).map(|()| ExitCode::SUCCESS),
         Command::Conform { args } => harness(&root, "conform", &args),
         Command::Coverage => harness(&root, "coverage", &[]),
+        Command::Deps => deps::run(&root).map(|clean| {
+            if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
         Command::Load { args } => load::run(&root, &args),
         Command::Brokers {
             what: BrokersCommand::Install { names },
@@ -251,7 +246,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     "run",
                     "-q",
                     "-p",
-                    "mqtt-conform",
+                    "mqtt-scenario",
                     "--example",
                     "write_schema",
                 ])

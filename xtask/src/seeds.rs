@@ -280,7 +280,7 @@ mod tests {
 
     /// The checked-in seeds, by target.
     fn checked_in(target: &str) -> Vec<Seed> {
-        let dir = crate::root().join("fuzz/seeds").join(target);
+        let dir = crate::workspace::root().join("fuzz/seeds").join(target);
         let mut seeds: Vec<Seed> = fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|e| {

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mqtt_conform::app::{conform, ConformOptions};
-use mqtt_conform::scenario::VersionTag;
+use mqtt_conform::{conform, ConformOptions};
+use mqtt_targets::VersionTag;
 
 /// Arguments of `conform`.
 #[derive(Debug, clap::Args)]
@@ -91,17 +91,17 @@ pub(crate) async fn run(a: ConformArgs) -> anyhow::Result<()> {
         seed: a.seed,
     };
     if a.selftest && a.props.is_some() {
-        let p = mqtt_conform::props::app::options(&options, "ref");
+        let p = mqtt_conform::props_run::options(&options, "ref");
         eprintln!(
             "props self-check: {} cases per route, seed {}",
             p.cases, p.seed
         );
         let (report, _) =
-            mqtt_conform::props::selftest::props_selftest(&p, &options.reports_dir, |r| {
+            mqtt_conform::selftest::props::props_selftest(&p, &options.reports_dir, |r| {
                 eprintln!("  {r} done")
             })
             .await?;
-        print!("{}", mqtt_conform::props::selftest::markdown(&report));
+        print!("{}", mqtt_conform::selftest::props::markdown(&report));
         println!(
             "reports: {}",
             options.reports_dir.join("props-selftest.md").display()

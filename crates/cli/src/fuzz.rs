@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::bail;
-use mqtt_conform::fuzz::{self, CampaignOptions};
+use mqtt_livefuzz::{self as fuzz, CampaignOptions};
 
 /// Arguments of `fuzz`.
 #[derive(Debug, clap::Args)]

@@ -5,13 +5,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use mqtt_conform::target::{Target, TargetsFile};
+use mqtt_span::Span;
 use mqtt_swarm::capacity::{self, CapacityOptions};
 use mqtt_swarm::engine::{self, Options};
 use mqtt_swarm::report::{self, json::Report, summary};
-use mqtt_swarm::span::Span;
 use mqtt_swarm::target::{RefServer, REF_THREADS};
 use mqtt_swarm::{Profile, Shard};
+use mqtt_targets::{Target, TargetsFile};
 
 /// Arguments of `load`.
 #[derive(Debug, clap::Args)]

@@ -8,9 +8,9 @@ use std::path::Path;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use crate::catalog::{chapter, Catalog};
-use crate::scenario::load::{load_dir, KnownIds, LoadError};
-use crate::scenario::VersionTag;
+use mqtt_scenario::catalog::{chapter, Catalog};
+use mqtt_scenario::load::{load_dir, KnownIds, LoadError};
+use mqtt_targets::VersionTag;
 
 /// Coverage of one section of one version.
 #[derive(Debug, Clone, Tabled)]

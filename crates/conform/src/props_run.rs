@@ -5,9 +5,11 @@
 //! is a regression; against a third-party broker it is a finding, listed,
 //! not gated).
 
-use super::{run_props, waits_for, PropsOptions, DEFAULT_CASES};
-use crate::app::{sanitize, ConformError, ConformOptions};
-use crate::target::Target;
+use mqtt_props::{fresh_seed, run_props, waits_for, PropsOptions, DEFAULT_CASES};
+use mqtt_targets::{sanitize, Target};
+
+use crate::error::ConformError;
+use crate::options::ConformOptions;
 
 /// The number of cases `o` asks for.
 pub fn cases(o: &ConformOptions) -> usize {
@@ -32,7 +34,7 @@ pub fn options(o: &ConformOptions, target: &str) -> PropsOptions {
     };
     let mut p = PropsOptions {
         cases: cases(o),
-        seed: o.seed.unwrap_or_else(super::fresh_seed),
+        seed: o.seed.unwrap_or_else(fresh_seed),
         parallel,
         version: o.version,
         ..PropsOptions::default()

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use crate::catalog::{chapter, Catalog};
-use crate::runner::{ScenarioRun, Verdict};
+use mqtt_scenario::catalog::{chapter, Catalog};
+use mqtt_scenario::runner::{ScenarioRun, Verdict};
 
 /// Schema id of `conformance.json`; bumped on incompatible change.
 pub const SCHEMA: &str = "mqtt-harness/conformance/1";

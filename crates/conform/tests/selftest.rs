@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mqtt_conform::runner::{RunSettings, ScenarioRun, Verdict};
-use mqtt_conform::scenario::load::{load_dir, load_file, KnownIds, LoadedScenario};
 use mqtt_conform::selftest::{passing, run_routes, Fault, Route};
+use mqtt_scenario::load::{load_dir, load_file, KnownIds, LoadedScenario};
+use mqtt_scenario::runner::{RunSettings, ScenarioRun, Verdict};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
@@ -16,7 +16,7 @@ fn root() -> PathBuf {
 
 fn known() -> KnownIds {
     let root = root();
-    mqtt_conform::catalog::known_ids(&root).unwrap()
+    mqtt_scenario::catalog::known_ids(&root).unwrap()
 }
 
 fn describe(r: &ScenarioRun) -> String {

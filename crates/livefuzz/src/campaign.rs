@@ -3,163 +3,26 @@
 //! confirmed by a replay alone, minimised and written as scenarios.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mqtt_codec::ProtocolVersion;
+use mqtt_targets::VersionTag;
 use tokio::sync::{mpsc, RwLock};
 
-use super::case::Case;
-use super::exec::{self, Bounds, Transcript};
-use super::health::{self, ProcState, TICKS_PER_SEC};
-use super::latency::Latency;
-use super::oracle::{self, Coverage, Finding, Kind};
-use super::report::CampaignReport;
-use super::rng::Rng;
-use super::supervisor::Supervisor;
-use super::{janitor, seeds, FuzzError};
-use crate::scenario::VersionTag;
-use crate::target::{Target, TargetsFile};
-
-/// What to run.
-#[derive(Debug, Clone)]
-pub struct CampaignOptions {
-    /// Target specs: one, or several for differential mode.
-    pub targets: Vec<String>,
-    /// How long to run.
-    pub duration: Duration,
-    /// At most this many cases (none: until the time is up).
-    pub max_cases: Option<u64>,
-    /// Generator seed.
-    pub seed: u64,
-    /// Cases in flight at once (capped by a target's `parallel`).
-    pub concurrency: usize,
-    /// Waits of one case.
-    pub bounds: Bounds,
-    /// The scenario library (seeds).
-    pub scenarios: PathBuf,
-    /// targets.yaml.
-    pub targets_file: PathBuf,
-    /// Where started brokers keep configs and logs.
-    pub work: PathBuf,
-    /// Where findings and reports go (`<out>/<target>/`).
-    pub out: PathBuf,
-    /// A broker's RSS above this many MiB is a finding.
-    pub max_rss_mib: u64,
-    /// Minimise findings before writing them.
-    pub minimise: bool,
-    /// Print progress.
-    pub progress: bool,
-}
-
-impl Default for CampaignOptions {
-    fn default() -> Self {
-        CampaignOptions {
-            targets: vec!["ref".into()],
-            duration: Duration::from_secs(10),
-            max_cases: None,
-            seed: 1,
-            concurrency: 32,
-            bounds: Bounds::default(),
-            scenarios: "scenarios".into(),
-            targets_file: "targets.yaml".into(),
-            work: "reports/work".into(),
-            out: "reports/fuzz".into(),
-            max_rss_mib: 2048,
-            minimise: true,
-            progress: false,
-        }
-    }
-}
-
-/// A target being fuzzed.
-pub(super) struct Live {
-    /// As given on the command line.
-    pub(super) spec: String,
-    target: Option<Target>,
-    /// Where it listens.
-    pub(super) addr: SocketAddr,
-    versions: Vec<VersionTag>,
-    /// Started by the harness, so it can be started again.
-    pub(super) restartable: bool,
-}
-
-impl Live {
-    async fn open(spec: &str, opts: &CampaignOptions) -> Result<Live, FuzzError> {
-        let targets =
-            TargetsFile::load(&opts.targets_file).map_err(|e| FuzzError::Target(e.to_string()))?;
-        let target = Target::open(spec, &targets, &opts.work)
-            .await
-            .map_err(|e| FuzzError::Target(e.to_string()))?;
-        let ep = &target.endpoint;
-        if ep.scheme != mqtt_client::Scheme::Tcp {
-            return Err(FuzzError::Target(format!(
-                "{spec}: the live fuzzer speaks plain TCP only, not {}",
-                ep.scheme.as_str()
-            )));
-        }
-        let addr = tokio::net::lookup_host((ep.host.as_str(), ep.port))
-            .await
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| FuzzError::Target(format!("{spec}: cannot resolve {}", ep.host)))?;
-        if !addr.ip().is_loopback() && !spec.contains("://") {
-            return Err(FuzzError::Target(format!(
-                "{spec}: {addr} is not a loopback address"
-            )));
-        }
-        Ok(Live {
-            spec: spec.to_owned(),
-            versions: target.versions.clone(),
-            restartable: !spec.contains("://"),
-            target: Some(target),
-            addr,
-        })
-    }
-
-    pub(super) fn pid(&self) -> Option<u32> {
-        self.target.as_ref().and_then(Target::process_id)
-    }
-
-    pub(super) fn probe_version(&self) -> ProtocolVersion {
-        self.versions
-            .first()
-            .map_or(ProtocolVersion::V311, |v| v.protocol())
-    }
-
-    pub(super) async fn restart(&mut self, opts: &CampaignOptions) -> Result<(), FuzzError> {
-        if let Some(t) = self.target.take() {
-            t.stop().await;
-        }
-        let fresh = Live::open(&self.spec, opts).await?;
-        *self = fresh;
-        Ok(())
-    }
-}
-
-/// Shared between the workers and the supervisor.
-pub(super) struct Shared {
-    next: AtomicU64,
-    stop: AtomicBool,
-    cases: AtomicU64,
-    refused: AtomicU64,
-    connections: AtomicU64,
-    /// Where the targets listen; the supervisor write-locks it to run
-    /// something alone.
-    pub(super) gate: RwLock<Vec<SocketAddr>>,
-    /// Numbers of the latest cases (a case is regenerated from its number).
-    recent: Mutex<VecDeque<u64>>,
-    coverage: Mutex<Coverage>,
-    mutations: Mutex<BTreeMap<String, u64>>,
-    trouble: tokio::sync::Notify,
-    /// Answer latency of each target (same order as `gate`).
-    latency: Vec<Latency>,
-    /// Tokens of the cases in flight.
-    in_use: Vec<AtomicBool>,
-}
+use crate::case::Case;
+use crate::error::FuzzError;
+use crate::health::{self, ProcState, TICKS_PER_SEC};
+use crate::judge::{diff_key, run_and_judge, signature};
+use crate::latency::Latency;
+use crate::live::Live;
+use crate::options::CampaignOptions;
+use crate::oracle::{Coverage, Finding, Kind};
+use crate::report::CampaignReport;
+use crate::rng::Rng;
+use crate::shared::{Candidate, Shared};
+use crate::supervisor::Supervisor;
+use crate::{janitor, seeds};
 
 /// How often retained messages left by cases are cleared.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
@@ -168,109 +31,14 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 /// (replays use tokens from `0xF000_0000` up).
 const TOKENS: u64 = 256;
 
-impl Shared {
-    /// The waits of a case against target `i` now.
-    pub(super) fn bounds(&self, i: usize, configured: &Bounds) -> Bounds {
-        self.latency
-            .get(i)
-            .map_or(*configured, |l| l.bounds(configured))
-    }
-}
-
-/// A candidate from a worker.
-pub(super) struct Candidate {
-    /// Which target (index of `--target`).
-    pub(super) target: usize,
-    /// The case before instantiation (it replays under fresh tokens).
-    pub(super) template: Case,
-    /// What the oracles found.
-    pub(super) findings: Vec<Finding>,
-}
-
 /// The case of number `n`.
 fn generate(seeds: &[Case], seed: u64, n: u64) -> Case {
     let mut rng = Rng::new(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut case = seeds[rng.below(seeds.len())].clone();
     if !rng.one_in(10) {
-        super::mutate::mutate(&mut case, &mut rng);
+        crate::mutate::mutate(&mut case, &mut rng);
     }
     case
-}
-
-/// Runs a case and judges every connection.
-pub async fn run_and_judge(
-    case: &Case,
-    addr: SocketAddr,
-    bounds: &Bounds,
-) -> (Transcript, Vec<Finding>, Coverage) {
-    let sents: Vec<oracle::Sent> = (0..case.conns())
-        .map(|c| oracle::analyze(&case.blobs(c)))
-        .collect();
-    let clean: Vec<bool> = sents.iter().map(oracle::Sent::clean).collect();
-    let t = exec::run(case, addr, bounds, &clean).await;
-    let mut findings = Vec::new();
-    let mut cov = Coverage::default();
-    for (c, rec) in t.conns.iter().enumerate() {
-        if rec.connect_failed.is_some() {
-            continue;
-        }
-        // Judge what was actually written (all of the case's blobs, unless
-        // a write failed or the connection was dropped early).
-        let again;
-        let sent = if rec.sent.len() == sents[c].blobs {
-            &sents[c]
-        } else {
-            again = oracle::analyze(&rec.sent);
-            &again
-        };
-        let reading = oracle::read_answers(&rec.received, sent);
-        cov.add_reading(sent, &reading);
-        findings.extend(oracle::judge_reading(c, rec, sent, &reading));
-    }
-    (t, findings, cov)
-}
-
-/// A compact account of a connection for differential comparison: the
-/// answers to our requests and how it ended; deliveries (racy) left out.
-pub(super) fn signature(t: &Transcript, case: &Case) -> Vec<String> {
-    let mut out = Vec::new();
-    for (c, rec) in t.conns.iter().enumerate() {
-        let v = case.version(c).unwrap_or(ProtocolVersion::V311);
-        let mut d = mqtt_codec::Decoder::new(v);
-        let mut buf = bytes::BytesMut::from(&rec.received[..]);
-        let mut s = Vec::new();
-        while let Ok(Some(p)) = d.decode(&mut buf) {
-            use mqtt_codec::Packet as P;
-            let item = match p {
-                P::ConnAck(a) => format!(
-                    "CONNACK {}",
-                    if a.reason_code.0 == 0 {
-                        "ok"
-                    } else {
-                        "refused"
-                    }
-                ),
-                P::SubAck(a) => format!(
-                    "SUBACK {}",
-                    a.reason_codes
-                        .iter()
-                        .map(|r| if r.is_error() { "x" } else { "ok" })
-                        .collect::<Vec<_>>()
-                        .join(",")
-                ),
-                P::Publish(_) => continue,
-                other => format!("{:?}", other.packet_type()).to_uppercase(),
-            };
-            s.push(item);
-        }
-        let end = if rec.closed_by_broker {
-            "closed"
-        } else {
-            "open"
-        };
-        out.push(format!("c{c}: [{}] {end}", s.join(" ")));
-    }
-    out
 }
 
 /// Runs a campaign; returns its report (one per target, or one for a
@@ -279,7 +47,7 @@ pub async fn run(opts: &CampaignOptions) -> Result<CampaignReport, FuzzError> {
     if opts.targets.is_empty() {
         return Err(FuzzError::Target("no target given".into()));
     }
-    let (library, errors) = crate::scenario::load::load_dir(&opts.scenarios, None);
+    let (library, errors) = mqtt_scenario::load::load_dir(&opts.scenarios, None);
     if library.is_empty() {
         return Err(FuzzError::Seeds(format!(
             "no scenario loads from {} ({} error(s){})",
@@ -716,18 +484,4 @@ fn own_cpu_ticks() -> Option<u64> {
         ProcState::Alive(s) => Some(s.cpu_ticks),
         ProcState::Dead(_) => None,
     }
-}
-
-/// The first differing connection's two accounts, without case-specific ids.
-pub(super) fn diff_key(sigs: &[Vec<String>]) -> String {
-    let first = &sigs[0];
-    for (i, s) in sigs.iter().enumerate().skip(1) {
-        for (a, b) in first.iter().zip(s) {
-            if a != b {
-                let strip = |x: &str| x.split_once(": ").map_or(x, |p| p.1).to_owned();
-                return format!("t0 {} / t{i} {}", strip(a), strip(b));
-            }
-        }
-    }
-    "length".into()
 }

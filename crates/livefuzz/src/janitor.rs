@@ -284,7 +284,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_sweep_clears_every_retained_message_hash_reaches() {
-        let target = crate::target::Target::reference().await.unwrap();
+        let target = mqtt_targets::Target::reference().await.unwrap();
         let addr: SocketAddr = format!("{}:{}", target.endpoint.host, target.endpoint.port)
             .parse()
             .unwrap();

@@ -1,3 +1,5 @@
+//! # mqtt-livefuzz
+//!
 //! Live-broker fuzzing campaigns (`mqtt-harness fuzz`, `cargo xtask fuzz
 //! live`): valid session prefixes from the scenario library, mutated
 //! grammar-, sequence- and transport-aware, sent on several connections at
@@ -10,37 +12,25 @@
 
 pub mod campaign;
 pub mod case;
+pub mod error;
 pub mod exec;
 pub mod health;
 pub mod janitor;
+pub mod judge;
 pub mod latency;
+mod live;
 pub mod minimise;
 pub mod mutate;
+pub mod options;
 pub mod oracle;
 pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod seeds;
+mod shared;
 mod supervisor;
 
-pub use campaign::{run, CampaignOptions};
+pub use campaign::run;
+pub use error::FuzzError;
+pub use options::CampaignOptions;
 pub use report::CampaignReport;
-
-/// Why a campaign could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum FuzzError {
-    /// The target could not be opened, resolved or restarted.
-    #[error("target: {0}")]
-    Target(String),
-    /// No seeds.
-    #[error("seeds: {0}")]
-    Seeds(String),
-    /// A report or finding could not be written.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-}

@@ -93,7 +93,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fuzz::case::{Action, Event};
+    use crate::case::{Action, Event};
 
     fn ev(conn: usize, action: Action) -> Event {
         Event { conn, action }

@@ -156,7 +156,7 @@ pub fn scenario_yaml(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fuzz::case::Event;
+    use crate::case::Event;
 
     #[test]
     fn the_scenario_loads_with_the_library_loader() {
@@ -198,7 +198,7 @@ mod tests {
                 forbidden: Some("{ type: puback, packet_id: 7 }".into()),
             };
             let text = scenario_yaml(&case, &f, ProtocolVersion::V311, "ref", 1);
-            let s = crate::scenario::load::parse(&text, std::path::Path::new("f.yaml"), None)
+            let s = mqtt_scenario::load::parse(&text, std::path::Path::new("f.yaml"), None)
                 .unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert!(s.steps.len() >= 6, "{text}");
         }

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use mqtt_codec::{Connect, Disconnect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode, Will};
 
 use super::case::{Action, Case, Event, Transport, TOKEN};
-use crate::scenario::load::LoadedScenario;
-use crate::scenario::packet::{parse_hex, Bindings};
-use crate::scenario::{Capability, ConnectStep, Step, VersionTag};
+use mqtt_scenario::load::LoadedScenario;
+use mqtt_scenario::packet::{parse_hex, Bindings};
+use mqtt_scenario::{Capability, ConnectStep, Step, VersionTag};
 
 /// Placeholders of the library, filled with the token.
 struct TokenBindings {
@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn a_scenario_becomes_blobs_on_connections_with_the_token() {
         let text = "name: t\nversions: [\"5.0\"]\nstatements: [MQTT-3.3.1-4]\nclients: [a, b]\nsteps:\n  - connect: { client: a }\n  - send: { client: a, packet: { type: subscribe, packet_id: 7, filters: [ { filter: \"{prefix}/t\", qos: 1 } ] } }\n  - expect: { client: a, packet: { type: suback } }\n  - connect: { client: b }\n  - send_raw: { client: b, hex: \"c0 00\" }\n  - drop: { client: b }\n";
-        let scenario = crate::scenario::load::parse(text, Path::new("t.yaml"), None).unwrap();
+        let scenario = mqtt_scenario::load::parse(text, Path::new("t.yaml"), None).unwrap();
         let loaded = LoadedScenario {
             id: "t".into(),
             path: "t.yaml".into(),

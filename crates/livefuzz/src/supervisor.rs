@@ -11,16 +11,17 @@ use std::time::Duration;
 
 use mqtt_codec::ProtocolVersion;
 
-use super::campaign::{
-    diff_key, run_and_judge, signature, CampaignOptions, Candidate, Live, Shared,
-};
-use super::case::Case;
-use super::exec::Bounds;
-use super::health::{self, ProcState};
-use super::minimise::{minimise, Replayed};
-use super::oracle::{Finding, Kind};
-use super::replay;
-use super::report::{CampaignReport, ReportedFinding};
+use crate::case::Case;
+use crate::exec::Bounds;
+use crate::health::{self, ProcState};
+use crate::judge::{diff_key, run_and_judge, signature};
+use crate::live::Live;
+use crate::minimise::{minimise, Replayed};
+use crate::options::CampaignOptions;
+use crate::oracle::{Finding, Kind};
+use crate::replay;
+use crate::report::{CampaignReport, ReportedFinding};
+use crate::shared::{Candidate, Shared};
 
 /// Unconfirmed candidates kept per key, for a person to look at.
 const UNCONFIRMED_KEPT: u64 = 3;

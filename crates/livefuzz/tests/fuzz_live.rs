@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use mqtt_conform::fuzz::{run, CampaignOptions};
+use mqtt_livefuzz::{run, CampaignOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_campaign_against_ref_finds_nothing() {

@@ -5,7 +5,7 @@
 //! other and a counterexample replays with the scenario runner's
 //! placeholders.
 
-use crate::scenario::VersionTag;
+use mqtt_targets::VersionTag;
 
 /// The per-case topic root, in scenario placeholder syntax: level 1 is a
 /// literal, level 2 is unique to the run, so that a filter beginning with a

@@ -36,9 +36,9 @@ use super::want::{
     fits_extra, fits_other, fits_required, same_kind, shared_retained_allowed, source_of,
     Allowance, Deliver, Rule, Source, Want,
 };
-use crate::runner::RunBindings;
-use crate::scenario::packet::Bindings;
-use crate::scenario::{Capability, VersionTag};
+use mqtt_scenario::packet::Bindings;
+use mqtt_scenario::runner::RunBindings;
+use mqtt_targets::{Capability, VersionTag};
 
 /// How a case runs.
 #[derive(Debug, Clone)]
@@ -61,7 +61,7 @@ impl Default for ExecSettings {
             wait: Duration::from_secs(3),
             quiet: Duration::from_millis(30),
             client: ConnectOptions::default(),
-            capabilities: crate::target::ALL_CAPABILITIES.iter().copied().collect(),
+            capabilities: mqtt_targets::ALL_CAPABILITIES.iter().copied().collect(),
             model: Config::default(),
         }
     }

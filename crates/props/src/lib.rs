@@ -30,12 +30,11 @@
 //! the only latitude, 4.8.2); `$` topics (MQTT-4.7.2-1 leaves their use to
 //! the broker).
 
-pub mod app;
 pub mod case;
 pub mod exec;
 pub mod save;
 pub mod script;
-pub mod selftest;
+pub mod seeded;
 pub mod shrink;
 pub mod strategy;
 pub mod want;
@@ -43,24 +42,21 @@ pub mod want;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mqtt_client::Endpoint;
-use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 pub use case::Case;
 pub use exec::{run_case, CaseRun, Divergence, ExecSettings};
+pub use seeded::{case_runner, fresh_bindings, generate};
 pub use strategy::Profile;
 
-use crate::runner::RunBindings;
-use crate::scenario::{Capability, VersionTag};
-use crate::target::Target;
+use mqtt_targets::{Capability, Target, VersionTag};
 
 /// The number of cases a default conformance run adds.
 pub const DEFAULT_CASES: usize = 50;
@@ -128,35 +124,6 @@ pub fn profile(target: &Target, o: &PropsOptions) -> Profile {
         capabilities: target.capabilities.clone(),
         max_ops: o.max_ops,
     }
-}
-
-/// The generator of case `index` of the run with `seed`.
-pub fn case_runner(seed: u64, index: usize) -> TestRunner {
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    bytes[8..16].copy_from_slice(&(index as u64).to_le_bytes());
-    bytes[16..24].copy_from_slice(b"mqttprop");
-    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
-    TestRunner::new_with_rng(RunnerConfig::default(), rng)
-}
-
-/// Case `index` of the run with `seed`.
-pub fn generate(profile: &Profile, seed: u64, index: usize) -> Option<Case> {
-    let mut runner = case_runner(seed, index);
-    strategy::case(profile)
-        .new_tree(&mut runner)
-        .ok()
-        .map(|t| t.current())
-}
-
-static RUNS: AtomicU64 = AtomicU64::new(1);
-
-/// Fresh names for one live run of a case.
-pub fn fresh_bindings() -> RunBindings {
-    let salt = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    RunBindings::new(RUNS.fetch_add(1, Ordering::Relaxed), salt ^ 0x5EED)
 }
 
 /// One divergence found, and what became of it.

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::exec::{CaseRun, Divergence};
 use super::Case;
-use crate::catalog::known_ids;
-use crate::scenario::VersionTag;
+use mqtt_scenario::catalog::known_ids;
+use mqtt_targets::VersionTag;
 
 /// Which folder a counterexample goes to under
 /// `reports/<target>/counterexamples/`.
@@ -53,7 +53,7 @@ impl Saver<'_> {
             seed,
         } = *self;
         let mut dir = reports_dir
-            .join(crate::app::sanitize(target))
+            .join(mqtt_targets::sanitize(target))
             .join("counterexamples");
         if form == Form::Unshrunk {
             dir.push("unshrunk");

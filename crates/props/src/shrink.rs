@@ -7,9 +7,11 @@
 use mqtt_client::Endpoint;
 use proptest::strategy::{Strategy, ValueTree};
 
-use super::exec::{run_case, CaseRun, ExecSettings};
-use super::want::Rule;
-use super::{case_runner, fresh_bindings, strategy, Case, Profile};
+use crate::case::Case;
+use crate::exec::{run_case, CaseRun, ExecSettings};
+use crate::seeded::{case_runner, fresh_bindings};
+use crate::strategy::{self, Profile};
+use crate::want::Rule;
 
 /// What shrinking gave.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use super::case::{
     filter_has_wildcard, filter_kind, AliasOp, BadConnect, Case, ClientSpec, FilterKind, Malformed,
     Op, PubProps, SubOp, WillOp, FILTERS, TOPICS, USER_KEYS, USER_VALUES,
 };
-use crate::scenario::{Capability, VersionTag};
+use mqtt_targets::{Capability, VersionTag};
 
 /// What a generated case may use.
 #[derive(Debug, Clone)]
@@ -263,7 +263,7 @@ pub fn case(profile: &Profile) -> impl Strategy<Value = Case> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::ALL_CAPABILITIES;
+    use mqtt_targets::ALL_CAPABILITIES;
 
     fn profile(caps: &[Capability], versions: Vec<VersionTag>) -> Profile {
         Profile {

@@ -31,10 +31,7 @@ async fn the_reference_server_never_diverges_from_the_model() {
 fn a_seed_replays_the_same_cases() {
     let profile = mqtt_props::Profile {
         versions: vec![mqtt_targets::VersionTag::V5],
-        capabilities: mqtt_targets::ALL_CAPABILITIES
-            .iter()
-            .copied()
-            .collect(),
+        capabilities: mqtt_targets::ALL_CAPABILITIES.iter().copied().collect(),
         max_ops: 16,
     };
     let a: Vec<_> = (0..20)

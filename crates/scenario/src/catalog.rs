@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::scenario::VersionTag;
+use crate::format::VersionTag;
 
 /// One catalog.
 #[derive(Debug, Clone, Deserialize)]
@@ -81,7 +81,7 @@ impl Catalog {
 }
 
 /// The statement ids of both catalogs, for checking scenario citations.
-pub fn known_ids(scenarios_dir: &Path) -> Result<crate::scenario::load::KnownIds, CatalogError> {
+pub fn known_ids(scenarios_dir: &Path) -> Result<crate::load::KnownIds, CatalogError> {
     Ok([
         (
             VersionTag::V311,

@@ -2,73 +2,14 @@
 //! specification, the same file for every target and version. The format is
 //! documented in `scenarios/README.md` and published as a JSON Schema.
 
-pub mod duration;
-pub mod load;
-pub mod matcher;
-pub mod packet;
-
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub use duration::Span;
-pub use matcher::{PacketMatch, PropertiesMatch, ValueMatch};
-pub use packet::{IdRef, PacketSpec, PropertiesSpec};
+pub use mqtt_span::Span;
+pub use mqtt_targets::{Capability, VersionTag};
 
-/// A protocol version a scenario applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, JsonSchema)]
-pub enum VersionTag {
-    /// MQTT 3.1.1.
-    #[serde(rename = "3.1.1")]
-    V311,
-    /// MQTT 5.0.
-    #[serde(rename = "5.0")]
-    V5,
-}
-
-impl VersionTag {
-    /// The codec's version.
-    pub fn protocol(self) -> mqtt_codec::ProtocolVersion {
-        match self {
-            VersionTag::V311 => mqtt_codec::ProtocolVersion::V311,
-            VersionTag::V5 => mqtt_codec::ProtocolVersion::V5,
-        }
-    }
-
-    /// `3.1.1` or `5.0`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VersionTag::V311 => "3.1.1",
-            VersionTag::V5 => "5.0",
-        }
-    }
-}
-
-/// An optional broker feature a scenario needs; a target without it skips
-/// the scenario with the reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Capability {
-    /// QoS 1 delivery.
-    Qos1,
-    /// QoS 2 delivery.
-    Qos2,
-    /// Retained messages.
-    Retain,
-    /// Wildcard subscriptions.
-    Wildcard,
-    /// Shared subscriptions (`$share/`).
-    SharedSubscription,
-    /// Subscription identifiers.
-    SubscriptionIdentifier,
-    /// Topic aliases from client to server.
-    TopicAlias,
-    /// Persistent sessions that survive a disconnect.
-    PersistentSession,
-    /// Zero-length client identifiers accepted.
-    EmptyClientId,
-    /// Keep alive 0 accepted.
-    KeepAliveZero,
-}
+pub use crate::matcher::{PacketMatch, PropertiesMatch, ValueMatch};
+pub use crate::packet::{IdRef, PacketSpec, PropertiesSpec};
 
 /// How strongly the specification states what the scenario checks: a
 /// broken MUST is a fail, a broken SHOULD (or a surprising but legal

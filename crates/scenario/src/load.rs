@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::{Outcome, PacketSpec, Scenario, Step, VersionTag};
+use crate::format::{Outcome, PacketSpec, Scenario, Step, VersionTag};
 
 /// The statement ids of each version, for checking citations.
 pub type KnownIds = BTreeMap<VersionTag, BTreeSet<String>>;
@@ -151,7 +151,7 @@ fn check(s: &Scenario, known: Option<&KnownIds>) -> Result<(), (Option<usize>, S
         }
         match step {
             Step::SendRaw(r) => {
-                super::packet::parse_hex(&r.hex)
+                crate::packet::parse_hex(&r.hex)
                     .map_err(|e| (Some(i), format!("send_raw: {e}")))?;
             }
             Step::Send(send) => {
@@ -160,7 +160,7 @@ fn check(s: &Scenario, known: Option<&KnownIds>) -> Result<(), (Option<usize>, S
                     ..
                 } = &send.packet
                 {
-                    super::packet::parse_hex(h)
+                    crate::packet::parse_hex(h)
                         .map_err(|e| (Some(i), format!("send: payload_hex: {e}")))?;
                 }
             }

@@ -8,7 +8,7 @@ use mqtt_codec::{Packet, Properties};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::packet::{parse_hex, Bindings, IdRef};
+use crate::packet::{parse_hex, Bindings, IdRef};
 
 /// A condition on one value.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]

@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::load::LoadedScenario;
 use crate::runner::{run_scenario, RunBindings, RunSettings, ScenarioRun, Verdict};
-use crate::scenario::load::LoadedScenario;
-use crate::target::Target;
+use mqtt_targets::Target;
 
 /// Runs `scenarios` against `target`, at most `parallel` at once, calling
 /// `progress` after each run. Results are sorted by scenario id and version.
@@ -81,9 +81,9 @@ pub async fn run_suite(
 
 /// Why `s` is not run in `version` on `target`, if it is not: a version
 /// or capability the target lacks.
-pub(crate) fn skip_reason(
+pub fn skip_reason(
     s: &LoadedScenario,
-    version: crate::scenario::VersionTag,
+    version: crate::format::VersionTag,
     target: &Target,
 ) -> Option<String> {
     if !target.versions.contains(&version) {
@@ -99,11 +99,7 @@ pub(crate) fn skip_reason(
     (!missing.is_empty()).then(|| format!("target lacks {}", missing.join(", ")))
 }
 
-fn skipped(
-    s: &LoadedScenario,
-    version: crate::scenario::VersionTag,
-    reason: String,
-) -> ScenarioRun {
+fn skipped(s: &LoadedScenario, version: crate::format::VersionTag, reason: String) -> ScenarioRun {
     ScenarioRun {
         id: s.id.clone(),
         name: s.scenario.name.clone(),

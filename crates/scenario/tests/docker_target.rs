@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mqtt_conform::runner::{RunSettings, Verdict};
-use mqtt_conform::scenario::load::load_dir;
-use mqtt_conform::suite::run_suite;
-use mqtt_conform::target::{Target, TargetsFile};
+use mqtt_scenario::load::load_dir;
+use mqtt_scenario::runner::{RunSettings, Verdict};
+use mqtt_scenario::suite::run_suite;
+use mqtt_targets::{Target, TargetsFile};
 
 /// The xtask's daemon and image code, shared rather than copied, and
 /// called directly rather than through a nested `cargo xtask` build.

@@ -5,15 +5,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mqtt_conform::runner::{RunSettings, Verdict};
-use mqtt_conform::scenario::load::{load_dir, KnownIds};
-use mqtt_conform::suite::run_suite;
-use mqtt_conform::target::Target;
+use mqtt_scenario::load::{load_dir, KnownIds};
+use mqtt_scenario::runner::{RunSettings, Verdict};
+use mqtt_scenario::suite::run_suite;
+use mqtt_targets::Target;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_scenario_passes_against_the_reference_server() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
-    let known: KnownIds = mqtt_conform::catalog::known_ids(&root).unwrap();
+    let known: KnownIds = mqtt_scenario::catalog::known_ids(&root).unwrap();
     let (scenarios, errors) = load_dir(&root, Some(&known));
     assert!(
         errors.is_empty(),

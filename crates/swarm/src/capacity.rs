@@ -16,7 +16,7 @@ use crate::profile::Profile;
 use crate::report::html::esc;
 use crate::report::json::Report;
 use crate::report::plots;
-use crate::span::Span;
+use mqtt_span::Span;
 
 /// How to step.
 #[derive(Debug, Clone)]

@@ -41,7 +41,6 @@ pub mod profile;
 pub mod publisher;
 pub mod report;
 pub mod schedule;
-pub mod span;
 pub mod subscriber;
 pub mod target;
 pub mod template;

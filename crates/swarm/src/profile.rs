@@ -11,8 +11,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProfileError;
-use crate::span::Span;
 use crate::template;
+use mqtt_span::Span;
 
 /// The smallest payload: the header every message carries
 /// ([`crate::payload::HEADER_LEN`]).

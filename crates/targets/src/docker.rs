@@ -20,7 +20,8 @@ use testcontainers::core::WaitFor;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
-use crate::target::{TargetDef, TargetError};
+use crate::error::TargetError;
+use crate::file::TargetDef;
 
 /// The prefix of a target spec run in a container: `docker:mosquitto`.
 pub const SPEC_PREFIX: &str = "docker:";

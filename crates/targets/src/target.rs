@@ -3,146 +3,18 @@
 //! `mqtts://`), or a name from `targets.yaml`, which says how the harness
 //! starts the broker, waits for it, and stops it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use mqtt_client::Endpoint;
 use mqtt_server::{ListenerConfig, ListenerProtocol, RunningServer, ServerConfig};
-use serde::Deserialize;
 
-use crate::scenario::{Capability, VersionTag};
-
-/// Every capability, as the reference server has them all.
-pub const ALL_CAPABILITIES: &[Capability] = &[
-    Capability::Qos1,
-    Capability::Qos2,
-    Capability::Retain,
-    Capability::Wildcard,
-    Capability::SharedSubscription,
-    Capability::SubscriptionIdentifier,
-    Capability::TopicAlias,
-    Capability::PersistentSession,
-    Capability::EmptyClientId,
-    Capability::KeepAliveZero,
-];
-
-/// Why a target could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum TargetError {
-    /// Not `ref`, an address, or a name in targets.yaml.
-    #[error("unknown target `{0}`: use `ref`, an address like tcp://127.0.0.1:1883, or a name from targets.yaml ({1})")]
-    Unknown(String, String),
-    /// targets.yaml is unreadable or malformed.
-    #[error("{path}:{line}:{column}: {message}")]
-    File {
-        /// The file.
-        path: String,
-        /// Line.
-        line: usize,
-        /// Column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// The broker's program is not installed.
-    #[error("target `{name}`: `{command}` is not installed ({hint})")]
-    NotInstalled {
-        /// Target.
-        name: String,
-        /// Program.
-        command: String,
-        /// How to install it.
-        hint: String,
-    },
-    /// The broker did not start or did not accept connections in time.
-    #[error("target `{name}`: {message}")]
-    Start {
-        /// Target.
-        name: String,
-        /// What happened.
-        message: String,
-    },
-    /// The address is not an MQTT endpoint.
-    #[error(transparent)]
-    Endpoint(#[from] mqtt_client::EndpointError),
-}
-
-/// The `targets.yaml` file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetsFile {
-    /// Named targets.
-    pub targets: BTreeMap<String, TargetDef>,
-}
-
-/// One named target.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetDef {
-    /// What it is.
-    #[serde(default)]
-    pub description: String,
-    /// How to install it, for messages and `cargo xtask brokers install`.
-    #[serde(default)]
-    pub install: Option<String>,
-    /// How to start it; absent when the broker is already running.
-    #[serde(default)]
-    pub start: Option<StartDef>,
-    /// Its address; `{port}` is the port chosen for this run.
-    pub address: String,
-    /// Versions it speaks.
-    pub versions: Vec<VersionTag>,
-    /// Optional features it has.
-    #[serde(default)]
-    pub capabilities: Vec<Capability>,
-    /// Docker image for the testcontainers path (where Docker is present).
-    #[serde(default)]
-    pub image: Option<String>,
-    /// At most this many scenario runs at once (some brokers handle
-    /// connection handshakes one at a time).
-    #[serde(default)]
-    pub parallel: Option<usize>,
-}
-
-/// How to start a local broker.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartDef {
-    /// The program.
-    pub command: String,
-    /// Arguments; `{config}` is the written config file, `{port}` the port,
-    /// `{dir}` a fresh working directory.
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// Config file text, with `{port}` and `{dir}` replaced.
-    #[serde(default)]
-    pub config: Option<String>,
-    /// Config file name (default `broker.conf`).
-    #[serde(default)]
-    pub config_name: Option<String>,
-    /// How long to wait for the port to accept connections (default 20s).
-    #[serde(default)]
-    pub ready_seconds: Option<u64>,
-}
-
-impl TargetsFile {
-    /// Loads `targets.yaml`; a missing file is an empty list.
-    pub fn load(path: &Path) -> Result<TargetsFile, TargetError> {
-        let Ok(text) = std::fs::read_to_string(path) else {
-            return Ok(TargetsFile {
-                targets: BTreeMap::new(),
-            });
-        };
-        serde_yaml::from_str(&text).map_err(|e| TargetError::File {
-            path: path.display().to_string(),
-            line: e.location().map_or(0, |l| l.line()),
-            column: e.location().map_or(0, |l| l.column()),
-            message: e.to_string(),
-        })
-    }
-}
+use crate::capability::{Capability, VersionTag, ALL_CAPABILITIES};
+use crate::docker;
+use crate::error::TargetError;
+use crate::file::{TargetDef, TargetsFile};
 
 /// A target ready to be tested; dropping it stops what it started.
 pub struct Target {
@@ -163,7 +35,7 @@ enum Guard {
     None,
     Ref(RunningServer),
     Process(tokio::process::Child, #[allow(dead_code)] PathBuf),
-    Container(crate::docker::Container),
+    Container(docker::Container),
 }
 
 impl std::fmt::Debug for Target {
@@ -194,7 +66,7 @@ impl Target {
                 guard: Guard::None,
             });
         }
-        if let Some(name) = spec.strip_prefix(crate::docker::SPEC_PREFIX) {
+        if let Some(name) = spec.strip_prefix(docker::SPEC_PREFIX) {
             let Some(def) = targets.targets.get(name) else {
                 let names: Vec<&str> = targets.targets.keys().map(String::as_str).collect();
                 return Err(TargetError::Unknown(spec.to_owned(), names.join(", ")));
@@ -314,7 +186,7 @@ impl Target {
         })?;
         let address = def.address.replace("{port}", &port.to_string());
         let endpoint = Endpoint::parse(&address)?;
-        let container = crate::docker::start(spec, def, port).await?;
+        let container = docker::start(spec, def, port).await?;
         Ok(Target {
             name: spec.to_owned(),
             endpoint,
@@ -377,4 +249,18 @@ async fn wait_ready(port: u16, within: Duration, guard: &mut Guard) -> Result<()
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A target name usable as a folder name (reports go to
+/// `reports/<sanitized name>/`).
+pub fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

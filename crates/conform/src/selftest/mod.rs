@@ -11,6 +11,7 @@
 //! others what a scenario would have to do to catch them.
 
 pub mod faults;
+pub mod props;
 pub mod proxy;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,10 +28,13 @@ use tokio::task::JoinSet;
 pub use faults::{Fault, FaultInfo};
 pub use proxy::FaultProxy;
 
-use crate::app::{ConformError, ConformOptions};
-use crate::runner::{run_scenario, Evidence, RunBindings, RunSettings, ScenarioRun, Verdict};
-use crate::scenario::load::LoadedScenario;
-use crate::target::{Target, TargetError};
+use crate::error::ConformError;
+use crate::options::ConformOptions;
+use mqtt_scenario::load::LoadedScenario;
+use mqtt_scenario::runner::{
+    run_scenario, Evidence, RunBindings, RunSettings, ScenarioRun, Verdict,
+};
+use mqtt_targets::{Target, TargetError};
 
 /// Where a suite's clients connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +110,7 @@ pub const SUITES_AT_ONCE: usize = 4;
 
 /// Runs the whole of `scenarios` once per route, each route against its
 /// own fresh reference server (behind its own proxy), at most `parallel`
-/// runs at once per route (as [`run_suite`](crate::suite::run_suite)) and
+/// runs at once per route (as [`run_suite`](mqtt_scenario::suite::run_suite)) and
 /// `parallel * SUITES_AT_ONCE` over all routes, calling `progress` after
 /// each run. Every run is bounded by the runner's per-step timeouts.
 pub async fn run_routes(
@@ -144,7 +148,7 @@ pub async fn run_routes(
             .map_or_else(|| stand.target.endpoint.clone(), FaultProxy::endpoint);
         for s in scenarios {
             for &version in &s.scenario.versions {
-                if let Some(reason) = crate::suite::skip_reason(s, version, &stand.target) {
+                if let Some(reason) = mqtt_scenario::suite::skip_reason(s, version, &stand.target) {
                     let run = ScenarioRun {
                         id: s.id.clone(),
                         name: s.scenario.name.clone(),
@@ -584,7 +588,7 @@ impl SelftestReport {
 /// the self-check always runs the reference server, in-process) and writes
 /// `selftest.md` and `selftest.json` to the reports folder.
 pub async fn selftest(o: &ConformOptions) -> Result<SelftestOutcome, ConformError> {
-    let (_, scenarios) = crate::app::load_library(o)?;
+    let (_, scenarios) = crate::library::load_library(o)?;
     let settings = RunSettings {
         default_wait: o.default_wait,
         ..RunSettings::default()

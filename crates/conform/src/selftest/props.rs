@@ -12,9 +12,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{run_props_at, PropsOptions, PropsReport};
+use mqtt_props::{run_props_at, PropsOptions, PropsReport};
+use mqtt_targets::{Target, TargetError};
+
 use crate::selftest::{Fault, FaultProxy};
-use crate::target::{Target, TargetError};
 
 /// What the props self-check found for one fault.
 #[derive(Debug, Clone, Serialize)]
@@ -66,7 +67,7 @@ async fn through(
     o: &PropsOptions,
 ) -> Result<(PropsReport, u64), TargetError> {
     let target = Target::reference().await?;
-    let profile = super::profile(&target, o);
+    let profile = mqtt_props::profile(&target, o);
     let name = fault.map_or("proxy".to_owned(), |f| format!("proxy+{f}"));
     let result = {
         {
@@ -94,7 +95,7 @@ pub async fn props_selftest(
 ) -> Result<(PropsSelftest, String), TargetError> {
     let started = Instant::now();
     let plain = Target::reference().await?;
-    let profile = super::profile(&plain, o);
+    let profile = mqtt_props::profile(&plain, o);
     let direct = run_props_at("ref", &plain.endpoint, &profile, None, o, None, |_| {}).await;
     plain.stop().await;
     progress("ref");

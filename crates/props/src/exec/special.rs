@@ -16,11 +16,9 @@ use mqtt_model::{ConnId, Output, Time};
 use serde_yaml::Value;
 
 use super::{mstr, qos, Exec, Step, Stop};
-use crate::props::case::{
-    filter, topic, BadConnect, Malformed, PubProps, EXPIRE_WAIT_MS, LAPSE_BOUND_MS,
-};
-use crate::props::script::map;
-use crate::props::want::Rule;
+use crate::case::{filter, topic, BadConnect, Malformed, PubProps, EXPIRE_WAIT_MS, LAPSE_BOUND_MS};
+use crate::script::map;
+use crate::want::Rule;
 
 /// What the model did with a connection of its own (not a party's).
 #[derive(Debug, Default)]
@@ -360,7 +358,7 @@ impl Exec<'_> {
         let props = PubProps {
             expiry: Some(expiry),
             user: Vec::new(),
-            alias: crate::props::case::AliasOp::None,
+            alias: crate::case::AliasOp::None,
             content_type: false,
         };
         self.publish(c, topic(t), q, true, format!("e{i}"), &props)

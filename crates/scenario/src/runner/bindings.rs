@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::scenario::packet::Bindings;
+use crate::packet::Bindings;
 
 /// The names of one scenario run.
 #[derive(Debug, Clone)]

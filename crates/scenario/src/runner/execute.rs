@@ -11,9 +11,9 @@ use mqtt_codec::{Connect, Packet, QoS, ReasonCode, Will};
 
 use super::bindings::RunBindings;
 use super::verdict::{Evidence, ScenarioRun, Verdict};
-use crate::scenario::load::LoadedScenario;
-use crate::scenario::packet::{parse_hex, Bindings};
-use crate::scenario::{ConnectStep, Level, Outcome, PacketMatch, Step, VersionTag, WillSpec};
+use crate::format::{ConnectStep, Level, Outcome, PacketMatch, Step, VersionTag, WillSpec};
+use crate::load::LoadedScenario;
+use crate::packet::{parse_hex, Bindings};
 
 /// Settings of a run.
 #[derive(Debug, Clone)]
@@ -163,7 +163,7 @@ impl Run<'_> {
         }
     }
 
-    fn wait(&self, within: Option<crate::scenario::Span>) -> Duration {
+    fn wait(&self, within: Option<crate::format::Span>) -> Duration {
         within.map_or(self.settings.default_wait, |s| s.0)
     }
 
@@ -443,7 +443,7 @@ impl Run<'_> {
         }
         let expected = c.expect.clone().unwrap_or(PacketMatch::Connack {
             session_present: None,
-            reason_code: Some(crate::scenario::ValueMatch::Exact(0)),
+            reason_code: Some(crate::format::ValueMatch::Exact(0)),
             properties: None,
         });
         let client = self.clients.get_mut(&c.client).expect("inserted above");
@@ -500,7 +500,7 @@ impl Run<'_> {
         &mut self,
         i: usize,
         step: &Step,
-        o: &crate::scenario::ExpectOneOfStep,
+        o: &crate::format::ExpectOneOfStep,
     ) -> Result<(), Stop> {
         let wait = self.wait(o.within);
         let packets: Vec<PacketMatch> = o

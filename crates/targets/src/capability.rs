@@ -1,0 +1,76 @@
+//! What a target speaks and offers: protocol versions and optional
+//! features (the capability profile of DESIGN.md's "Targets").
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A protocol version a target speaks and a scenario applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, JsonSchema)]
+pub enum VersionTag {
+    /// MQTT 3.1.1.
+    #[serde(rename = "3.1.1")]
+    V311,
+    /// MQTT 5.0.
+    #[serde(rename = "5.0")]
+    V5,
+}
+
+impl VersionTag {
+    /// The codec's version.
+    pub fn protocol(self) -> mqtt_codec::ProtocolVersion {
+        match self {
+            VersionTag::V311 => mqtt_codec::ProtocolVersion::V311,
+            VersionTag::V5 => mqtt_codec::ProtocolVersion::V5,
+        }
+    }
+
+    /// `3.1.1` or `5.0`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionTag::V311 => "3.1.1",
+            VersionTag::V5 => "5.0",
+        }
+    }
+}
+
+/// An optional broker feature: a target declares the ones it has (in
+/// `targets.yaml`), a scenario the ones it needs; a target without one
+/// skips the scenario with the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// QoS 1 delivery.
+    Qos1,
+    /// QoS 2 delivery.
+    Qos2,
+    /// Retained messages.
+    Retain,
+    /// Wildcard subscriptions.
+    Wildcard,
+    /// Shared subscriptions (`$share/`).
+    SharedSubscription,
+    /// Subscription identifiers.
+    SubscriptionIdentifier,
+    /// Topic aliases from client to server.
+    TopicAlias,
+    /// Persistent sessions that survive a disconnect.
+    PersistentSession,
+    /// Zero-length client identifiers accepted.
+    EmptyClientId,
+    /// Keep alive 0 accepted.
+    KeepAliveZero,
+}
+
+/// Every capability, as the reference server has them all.
+pub const ALL_CAPABILITIES: &[Capability] = &[
+    Capability::Qos1,
+    Capability::Qos2,
+    Capability::Retain,
+    Capability::Wildcard,
+    Capability::SharedSubscription,
+    Capability::SubscriptionIdentifier,
+    Capability::TopicAlias,
+    Capability::PersistentSession,
+    Capability::EmptyClientId,
+    Capability::KeepAliveZero,
+];

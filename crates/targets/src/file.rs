@@ -1,0 +1,85 @@
+//! `targets.yaml`: the named targets and how the harness starts each one
+//! (a local program with its config, or a container image).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::capability::{Capability, VersionTag};
+use crate::error::TargetError;
+
+/// The `targets.yaml` file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsFile {
+    /// Named targets.
+    pub targets: BTreeMap<String, TargetDef>,
+}
+
+/// One named target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetDef {
+    /// What it is.
+    #[serde(default)]
+    pub description: String,
+    /// How to install it, for messages and `cargo xtask brokers install`.
+    #[serde(default)]
+    pub install: Option<String>,
+    /// How to start it; absent when the broker is already running.
+    #[serde(default)]
+    pub start: Option<StartDef>,
+    /// Its address; `{port}` is the port chosen for this run.
+    pub address: String,
+    /// Versions it speaks.
+    pub versions: Vec<VersionTag>,
+    /// Optional features it has.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// Docker image for the testcontainers path (where Docker is present).
+    #[serde(default)]
+    pub image: Option<String>,
+    /// At most this many scenario runs at once (some brokers handle
+    /// connection handshakes one at a time).
+    #[serde(default)]
+    pub parallel: Option<usize>,
+}
+
+/// How to start a local broker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartDef {
+    /// The program.
+    pub command: String,
+    /// Arguments; `{config}` is the written config file, `{port}` the port,
+    /// `{dir}` a fresh working directory.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Config file text, with `{port}` and `{dir}` replaced.
+    #[serde(default)]
+    pub config: Option<String>,
+    /// Config file name (default `broker.conf`).
+    #[serde(default)]
+    pub config_name: Option<String>,
+    /// How long to wait for the port to accept connections (default 20s).
+    #[serde(default)]
+    pub ready_seconds: Option<u64>,
+}
+
+impl TargetsFile {
+    /// Loads `targets.yaml`; a missing file is an empty list.
+    pub fn load(path: &Path) -> Result<TargetsFile, TargetError> {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Ok(TargetsFile {
+                targets: BTreeMap::new(),
+            });
+        };
+        serde_yaml::from_str(&text).map_err(|e| TargetError::File {
+            path: path.display().to_string(),
+            line: e.location().map_or(0, |l| l.line()),
+            column: e.location().map_or(0, |l| l.column()),
+            message: e.to_string(),
+        })
+    }
+}
