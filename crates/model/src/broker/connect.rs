@@ -104,6 +104,19 @@ impl Broker {
                 return self.reject(conn, code, v.pick(&["MQTT-3.2.2-5"], &["MQTT-3.1.4-2"]));
             }
         }
+        // A Will its owner may not publish (5.0 §3.2.2.2, 0x87): refused
+        // now, where the client learns why, rather than dropped silently
+        // when it would be published. 3.1.1 accepts the CONNECT; the Will
+        // is checked again when published (`publish_will`).
+        if let (true, Some(w)) = (v5, &c.will) {
+            if !self.authorizer.is_open()
+                && !self
+                    .authorizer
+                    .can_publish(&client_id, username.as_deref(), w.topic.as_str())
+            {
+                return self.reject(conn, ReasonCode::NOT_AUTHORIZED, &[]);
+            }
+        }
         // Takeover (3.1.1 MQTT-3.1.4-2, 5.0 MQTT-3.1.4-3).
         if let Some(old) = self.sessions.get(&client_id).and_then(|s| s.conn) {
             if old != conn {
