@@ -263,7 +263,10 @@ mod tests {
             closed.authenticate("c", Some("who"), Some(b"ever")),
             AuthDecision::BadCredentials
         );
-        assert_eq!(closed.authenticate("c", None, None), AuthDecision::NotAuthorized);
+        assert_eq!(
+            closed.authenticate("c", None, None),
+            AuthDecision::NotAuthorized
+        );
         // With users, anonymous allowed: credentials are still checked.
         let mut t = PasswordTable::new().with_user("u", b"p");
         t.allow_anonymous = true;

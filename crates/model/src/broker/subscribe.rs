@@ -117,11 +117,9 @@ impl Broker {
                         // topic: a filter granted is not every topic it
                         // matches.
                         if !open
-                            && !self.authorizer.can_read(
-                                &client_id,
-                                username.as_deref(),
-                                m.topic(),
-                            )
+                            && !self
+                                .authorizer
+                                .can_read(&client_id, username.as_deref(), m.topic())
                         {
                             denied.push(m.topic().to_owned());
                             continue;
