@@ -78,6 +78,18 @@ pub const ALTERNATIVES: &[Alternative] = &[
         allowed: &["3.1.1 and 5.0: close the connection"],
     },
     Alternative {
+        key: "not-authorized-delivery",
+        statements: &["3.1.1 5.4.2", "5.0 5.4.2"],
+        chosen: "a copy for a session whose user may not read its topic is not sent, the subscriber is not told; a shared subscription's message goes to a member that may read it",
+        allowed: &["the subscription itself refused when it could match a forbidden topic"],
+    },
+    Alternative {
+        key: "will-not-authorized",
+        statements: &["MQTT-3.1.2-8", "5.0 3.2.2.2"],
+        chosen: "5.0: CONNECT refused with CONNACK 0x87 when its Will topic may not be published by the client; 3.1.1 (and any Will refused when published): accepted and the Will dropped when published",
+        allowed: &["5.0: accepted and the Will dropped when published", "3.1.1: CONNACK 0x05", "5.0: CONNACK 0x90 Topic Name invalid"],
+    },
+    Alternative {
         key: "pubrec-unknown-id",
         statements: &["3.6.2.1"],
         chosen: "5.0: PUBREL 0x92; 3.1.1: ignored",

@@ -80,8 +80,13 @@ pub enum DropReason {
     PacketTooLarge,
     /// QoS 0 towards an offline session (the model does not queue QoS 0).
     Qos0Offline,
-    /// The publisher was not authorised to publish on the topic.
+    /// The publisher was not authorised to publish on the topic (also a
+    /// Will Message whose owner may not publish on its topic).
     NotAuthorized,
+    /// The receiving client may not read the topic
+    /// ([`Authorizer::can_read`](crate::policy::Authorizer::can_read)): the
+    /// copy is not given to it, and it is not told.
+    ReceiverNotAuthorized,
 }
 
 /// An event for traces: what a checker needs beyond the packets.

@@ -29,13 +29,38 @@ pub trait Authenticator: std::fmt::Debug + Send {
     ) -> AuthDecision;
 }
 
-/// Decides whether a client may publish to a topic or subscribe to a
-/// filter (§5.4.2).
+/// Decides whether a client may publish to a topic, subscribe to a
+/// filter, and receive a message published on a topic (§5.4.2).
+///
+/// The broker asks [`Authorizer::can_publish`] for every PUBLISH and for
+/// every Will Message (by its owner, when it is published and, in 5.0, at
+/// CONNECT), [`Authorizer::can_subscribe`] for every filter of a
+/// SUBSCRIBE, and [`Authorizer::can_read`] for every copy of a message
+/// about to be given to a session: through any subscription (wildcards and
+/// shared subscriptions included), retained messages sent on SUBSCRIBE,
+/// and Will Messages. A policy must answer the same for the same inputs:
+/// the broker stays deterministic.
 pub trait Authorizer: std::fmt::Debug + Send {
     /// May `client_id` (logged in as `username`) publish to `topic`?
     fn can_publish(&self, client_id: &str, username: Option<&str>, topic: &str) -> bool;
-    /// May `client_id` (logged in as `username`) subscribe to `filter`?
+    /// May `client_id` (logged in as `username`) subscribe to `filter`
+    /// (as subscribed, `$share/{group}/` prefix included)?
     fn can_subscribe(&self, client_id: &str, username: Option<&str>, filter: &str) -> bool;
+    /// May `client_id` (logged in as `username`) receive a message
+    /// published on the topic name `topic`? A subscription to `#` does not
+    /// grant every topic: each delivery is checked with its concrete topic.
+    /// The default applies the subscribe decision to the topic name (a
+    /// topic name is a filter without wildcards).
+    fn can_read(&self, client_id: &str, username: Option<&str>, topic: &str) -> bool {
+        self.can_subscribe(client_id, username, topic)
+    }
+    /// True when this policy allows every operation to every client: the
+    /// broker then skips the per-delivery [`Authorizer::can_read`] check,
+    /// so that a broker without an ACL pays nothing for it. The default,
+    /// false, is always safe.
+    fn is_open(&self) -> bool {
+        false
+    }
 }
 
 /// Accepts every client and allows everything: the default policy.
@@ -55,10 +80,23 @@ impl Authorizer for AllowAll {
     fn can_subscribe(&self, _: &str, _: Option<&str>, _: &str) -> bool {
         true
     }
+    fn can_read(&self, _: &str, _: Option<&str>, _: &str) -> bool {
+        true
+    }
+    fn is_open(&self) -> bool {
+        true
+    }
 }
 
 /// A user name / password table. Clients without a user name are accepted
 /// only when `allow_anonymous` is set.
+///
+/// A table with no users and `allow_anonymous` set checks nothing: every
+/// client is accepted, with or without a user name and password (as
+/// mosquitto does with `allow_anonymous true` and no password file). With
+/// users, a user name must be one of them with its password (else 3.1.1
+/// 0x04, 5.0 0x86), and a client without one is refused (3.1.1 0x05, 5.0
+/// 0x87) unless `allow_anonymous`.
 #[derive(Debug, Clone, Default)]
 pub struct PasswordTable {
     users: BTreeMap<String, Vec<u8>>,
@@ -86,6 +124,9 @@ impl Authenticator for PasswordTable {
         username: Option<&str>,
         password: Option<&[u8]>,
     ) -> AuthDecision {
+        if self.users.is_empty() && self.allow_anonymous {
+            return AuthDecision::Accept;
+        }
         match username {
             None if self.allow_anonymous => AuthDecision::Accept,
             None => AuthDecision::NotAuthorized,
@@ -100,9 +141,10 @@ impl Authenticator for PasswordTable {
 /// What an ACL rule grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// PUBLISH only.
+    /// PUBLISH (and Will Messages) only.
     Publish,
-    /// SUBSCRIBE only.
+    /// Reading only: SUBSCRIBE, and receiving messages published on the
+    /// topics covered.
     Subscribe,
     /// Both.
     Both,
@@ -125,7 +167,11 @@ pub struct AclRule {
 /// A per-topic ACL: the first rule that applies decides; when none does,
 /// `default_allow`. A subscription filter is covered by a rule when the
 /// rule's filter matches it read as a topic name (wildcards in the
-/// subscription taken literally), or when both are equal.
+/// subscription taken literally), or when both are equal. Read access
+/// ([`Authorizer::can_read`]) is decided by the rules for
+/// [`Access::Subscribe`] and [`Access::Both`] on the concrete topic of each
+/// message delivered: a subscription to `#` is granted, and receives only
+/// what its user may read.
 #[derive(Debug, Clone, Default)]
 pub struct TopicAcl {
     /// Rules, first match wins.
@@ -156,6 +202,13 @@ impl Authorizer for TopicAcl {
     }
     fn can_subscribe(&self, _: &str, username: Option<&str>, filter: &str) -> bool {
         self.decide(username, filter, false)
+    }
+    fn can_read(&self, _: &str, username: Option<&str>, topic: &str) -> bool {
+        self.decide(username, topic, false)
+    }
+    /// Open when nothing can be denied: no deny rule and allow by default.
+    fn is_open(&self) -> bool {
+        self.default_allow && self.rules.iter().all(|r| r.allow)
     }
 }
 
@@ -191,5 +244,80 @@ mod tests {
         assert!(!acl.can_publish("c", None, "secret/x"));
         assert!(!acl.can_subscribe("c", None, "secret/+"));
         assert!(acl.can_publish("c", None, "public"));
+    }
+
+    #[test]
+    fn password_table_without_users_accepts_any_credentials() {
+        let open = PasswordTable {
+            allow_anonymous: true,
+            ..PasswordTable::new()
+        };
+        assert_eq!(
+            open.authenticate("c", Some("who"), Some(b"ever")),
+            AuthDecision::Accept
+        );
+        assert_eq!(open.authenticate("c", None, None), AuthDecision::Accept);
+        // Closed explicitly: nobody can log in.
+        let closed = PasswordTable::new();
+        assert_eq!(
+            closed.authenticate("c", Some("who"), Some(b"ever")),
+            AuthDecision::BadCredentials
+        );
+        assert_eq!(
+            closed.authenticate("c", None, None),
+            AuthDecision::NotAuthorized
+        );
+        // With users, anonymous allowed: credentials are still checked.
+        let mut t = PasswordTable::new().with_user("u", b"p");
+        t.allow_anonymous = true;
+        assert_eq!(
+            t.authenticate("c", Some("u"), Some(b"x")),
+            AuthDecision::BadCredentials
+        );
+        assert_eq!(t.authenticate("c", None, None), AuthDecision::Accept);
+    }
+
+    fn issue_acl() -> TopicAcl {
+        TopicAcl {
+            rules: vec![
+                AclRule {
+                    username: Some("alice".into()),
+                    filter: "private/alice/#".into(),
+                    access: Access::Both,
+                    allow: true,
+                },
+                AclRule {
+                    username: None,
+                    filter: "private/#".into(),
+                    access: Access::Both,
+                    allow: false,
+                },
+            ],
+            default_allow: true,
+        }
+    }
+
+    #[test]
+    fn acl_read_is_decided_on_the_concrete_topic() {
+        let acl = issue_acl();
+        // Subscribing to `#` is granted (the filter is taken literally) ...
+        assert!(acl.can_subscribe("b", Some("bob"), "#"));
+        // ... but reading alice's topics is not.
+        assert!(!acl.can_read("b", Some("bob"), "private/alice/x"));
+        assert!(acl.can_read("b", Some("bob"), "public/x"));
+        assert!(acl.can_read("a", Some("alice"), "private/alice/x"));
+        assert!(!acl.can_read("a", Some("alice"), "private/bob/x"));
+    }
+
+    #[test]
+    fn acl_is_open_only_when_nothing_can_be_denied() {
+        assert!(AllowAll.is_open());
+        assert!(TopicAcl {
+            rules: Vec::new(),
+            default_allow: true
+        }
+        .is_open());
+        assert!(!TopicAcl::default().is_open());
+        assert!(!issue_acl().is_open());
     }
 }

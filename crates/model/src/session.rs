@@ -46,6 +46,10 @@ pub struct Session {
     pub client_id: String,
     /// The connection serving it, if any (MQTT-4.1.0-1: kept while open).
     pub conn: Option<ConnId>,
+    /// The user name of the CONNECT that last took the session: the
+    /// identity whose read access decides what it receives, also while it
+    /// is disconnected.
+    pub username: Option<String>,
     /// Subscriptions by filter as subscribed.
     pub subscriptions: BTreeMap<String, StoredSub>,
     /// Outbound QoS 1/2 deliveries in flight.
@@ -69,6 +73,7 @@ impl Session {
         Session {
             client_id: client_id.to_owned(),
             conn: None,
+            username: None,
             subscriptions: BTreeMap::new(),
             inflight: Inflight::new(),
             queue: VecDeque::new(),

@@ -14,6 +14,9 @@ pub struct PendingWill {
     pub message: Message,
     /// When to publish it.
     pub due: Time,
+    /// The user name of the connection that set it: the Will is published
+    /// only if this user may publish on its topic then.
+    pub username: Option<String>,
 }
 
 /// Pending wills by client id (one at most per client id).

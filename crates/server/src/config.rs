@@ -62,14 +62,23 @@ pub struct ServerConfig {
     /// Capabilities and limits, announced in CONNACK (5.0).
     #[serde(default)]
     pub capabilities: Capabilities,
-    /// Users and passwords; empty means no authentication.
+    /// Users and passwords; empty means no authentication: every client is
+    /// accepted, with or without a user name and password, unless
+    /// `allow_anonymous` is false.
     #[serde(default)]
     pub users: Vec<UserConfig>,
     /// Accept clients without a user name. Default: true when `users` is
-    /// empty, false otherwise.
+    /// empty, false otherwise. With users, a client that sends a user name
+    /// must match one (else CONNACK 0x86, 3.1.1 return code 4); one
+    /// without is refused with 0x87 (3.1.1: 5) unless this is true.
     #[serde(default)]
     pub allow_anonymous: Option<bool>,
-    /// Per-topic rules, first match wins.
+    /// Per-topic rules, first match wins. `publish` covers PUBLISH and
+    /// Will Messages (a 5.0 CONNECT whose Will its user may not publish is
+    /// refused with 0x87; a 3.1.1 Will is dropped when it would be
+    /// published). `subscribe` covers reading: the filter of SUBSCRIBE, and
+    /// the topic of every message delivered, whatever subscription it
+    /// matched (`#`, `+`, shared) and retained messages included.
     #[serde(default)]
     pub acl: Vec<AclRuleConfig>,
     /// The decision when no ACL rule applies (default: allow).
@@ -286,7 +295,8 @@ impl ServerConfig {
         m
     }
 
-    /// The authentication policy.
+    /// The authentication policy: with no users and anonymous clients
+    /// allowed (the default), it checks nothing.
     pub fn authenticator(&self) -> mqtt_model::policy::PasswordTable {
         let mut table = mqtt_model::policy::PasswordTable::new();
         for u in &self.users {
@@ -296,7 +306,8 @@ impl ServerConfig {
         table
     }
 
-    /// The authorisation policy.
+    /// The authorisation policy. Without rules (and allowed by default) it
+    /// is open, and the broker checks nothing per delivery.
     pub fn authorizer(&self) -> mqtt_model::policy::TopicAcl {
         use mqtt_model::policy::{Access, AclRule, TopicAcl};
         TopicAcl {
@@ -336,6 +347,22 @@ mod tests {
         assert_eq!(c.model_config().maximum_qos, QoS::AtLeastOnce);
         assert_eq!(c.model_config().topic_alias_maximum, 5);
         assert!(!c.authenticator().allow_anonymous);
+    }
+
+    #[test]
+    fn no_users_accept_everyone_unless_anonymous_is_off() {
+        use mqtt_model::policy::{Authenticator, Authorizer};
+        use mqtt_model::AuthDecision;
+        let open = ServerConfig::default();
+        let decide = |c: &ServerConfig| c.authenticator().authenticate("c", Some("u"), Some(b"p"));
+        assert_eq!(decide(&open), AuthDecision::Accept);
+        assert!(open.authorizer().is_open());
+        let closed = ServerConfig::from_yaml("allow_anonymous: false\n", "t.yaml").unwrap();
+        assert_eq!(decide(&closed), AuthDecision::BadCredentials);
+        assert_eq!(
+            closed.authenticator().authenticate("c", None, None),
+            AuthDecision::NotAuthorized
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use mqtt_codec::{Disconnect, Packet, ReasonCode};
 use super::Broker;
 use crate::connection::ConnState;
 use crate::message::Message;
-use crate::output::{CloseKind, CloseReason, Output, TraceEvent};
+use crate::output::{CloseKind, CloseReason, DropReason, Output, TraceEvent};
 use crate::will::PendingWill;
 use crate::ConnId;
 
@@ -102,6 +102,7 @@ impl Broker {
             };
             (Message::from_will(w, &client_id, now), delay)
         });
+        let owner = c.username;
         if ends_now {
             self.end_session(&client_id);
         }
@@ -115,13 +116,14 @@ impl Broker {
                 // whichever is first (MQTT-3.1.2-8).
                 let wait = delay.min(expiry);
                 if wait == 0 || ends_now {
-                    self.publish_will(&client_id, msg);
+                    self.publish_will(&client_id, owner.as_deref(), msg);
                 } else {
                     self.wills.schedule(
                         &client_id,
                         PendingWill {
                             message: msg,
                             due: now.plus_secs(u64::from(wait)),
+                            username: owner,
                         },
                     );
                 }
@@ -147,13 +149,27 @@ impl Broker {
             client_id: client_id.to_owned(),
         });
         if let Some(w) = self.wills.take(client_id) {
-            self.publish_will(client_id, w.message);
+            self.publish_will(client_id, w.username.as_deref(), w.message);
         }
     }
 
     /// Publishes a Will Message as if the client had published it
-    /// (MQTT-3.1.2-14/15 in 5.0: RETAIN as set in the Will flags).
-    pub(super) fn publish_will(&mut self, client_id: &str, msg: Message) {
+    /// (MQTT-3.1.2-14/15 in 5.0: RETAIN as set in the Will flags): only if
+    /// its owner, logged in as `username`, may publish on its topic now
+    /// (else it is dropped, `DropReason::NotAuthorized`); each copy then
+    /// goes only to sessions that may read the topic, like any message.
+    pub(super) fn publish_will(&mut self, client_id: &str, username: Option<&str>, msg: Message) {
+        if !self.authorizer.is_open()
+            && !self
+                .authorizer
+                .can_publish(client_id, username, msg.topic())
+        {
+            return self.event(TraceEvent::Dropped {
+                client_id: client_id.to_owned(),
+                topic: msg.topic().to_owned(),
+                reason: DropReason::NotAuthorized,
+            });
+        }
         self.event(TraceEvent::WillPublished {
             client_id: client_id.to_owned(),
             topic: msg.topic().to_owned(),
@@ -221,7 +237,7 @@ impl Broker {
             );
         }
         for (client_id, w) in self.wills.take_due(now) {
-            self.publish_will(&client_id, w.message);
+            self.publish_will(&client_id, w.username.as_deref(), w.message);
         }
         let expired: Vec<String> = self
             .sessions

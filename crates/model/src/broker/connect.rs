@@ -5,7 +5,7 @@ use mqtt_codec::{ConnAck, Connect, Disconnect, Packet, ProtocolVersion, QoS, Rea
 use super::{Broker, WillAction};
 use crate::connection::ConnState;
 use crate::inflight::OutState;
-use crate::output::{CloseKind, CloseReason, Output, TraceEvent};
+use crate::output::{CloseKind, CloseReason, DropReason, Output, TraceEvent};
 use crate::policy::AuthDecision;
 use crate::session::{Session, NEVER_EXPIRES};
 use crate::ConnId;
@@ -104,6 +104,19 @@ impl Broker {
                 return self.reject(conn, code, v.pick(&["MQTT-3.2.2-5"], &["MQTT-3.1.4-2"]));
             }
         }
+        // A Will its owner may not publish (5.0 §3.2.2.2, 0x87): refused
+        // now, where the client learns why, rather than dropped silently
+        // when it would be published. 3.1.1 accepts the CONNECT; the Will
+        // is checked again when published (`publish_will`).
+        if let (true, Some(w)) = (v5, &c.will) {
+            if !self.authorizer.is_open()
+                && !self
+                    .authorizer
+                    .can_publish(&client_id, username.as_deref(), w.topic.as_str())
+            {
+                return self.reject(conn, ReasonCode::NOT_AUTHORIZED, &[]);
+            }
+        }
         // Takeover (3.1.1 MQTT-3.1.4-2, 5.0 MQTT-3.1.4-3).
         if let Some(old) = self.sessions.get(&client_id).and_then(|s| s.conn) {
             if old != conn {
@@ -151,6 +164,10 @@ impl Broker {
         session.expiry_interval = expiry;
         session.expires_at = None;
         session.conn = Some(conn);
+        let previous_user = std::mem::replace(&mut session.username, username.clone());
+        if session_present && previous_user != username && !self.authorizer.is_open() {
+            self.forget_unreadable(&client_id);
+        }
         // The connection.
         let keep_alive = match (v5, self.config.server_keep_alive) {
             (true, Some(k)) => k,
@@ -227,6 +244,60 @@ impl Broker {
             self.redeliver(conn, &client_id, v);
         }
         self.pump(&client_id);
+    }
+
+    /// A session resumed under another user name keeps only the messages
+    /// the new user may read: queued ones and unacknowledged PUBLISH
+    /// packets on other topics are forgotten (a PUBREL awaiting PUBCOMP
+    /// carries no message and stays). Its subscriptions stay; every later
+    /// delivery is checked for the new user.
+    fn forget_unreadable(&mut self, client_id: &str) {
+        let Some(s) = self.sessions.get(client_id) else {
+            return;
+        };
+        let username = s.username.as_deref();
+        let queued: Vec<bool> = s
+            .queue
+            .iter()
+            .map(|q| {
+                self.authorizer
+                    .can_read(client_id, username, q.message.topic())
+            })
+            .collect();
+        let inflight: Vec<(u16, String)> = s
+            .inflight
+            .in_send_order()
+            .into_iter()
+            .filter(|e| e.state != OutState::AwaitingPubComp)
+            .filter(|e| {
+                !self
+                    .authorizer
+                    .can_read(client_id, username, e.publish.topic())
+            })
+            .map(|e| (e.publish.packet_id, e.publish.topic().to_owned()))
+            .collect();
+        let mut dropped = Vec::new();
+        if let Some(s) = self.sessions.get_mut(client_id) {
+            let mut keep = queued.into_iter();
+            s.queue.retain(|q| {
+                let ok = keep.next().unwrap_or(false);
+                if !ok {
+                    dropped.push(q.message.topic().to_owned());
+                }
+                ok
+            });
+            for (id, topic) in inflight {
+                s.inflight.remove(id);
+                dropped.push(topic);
+            }
+        }
+        for topic in dropped {
+            self.event(TraceEvent::Dropped {
+                client_id: client_id.to_owned(),
+                topic,
+                reason: DropReason::ReceiverNotAuthorized,
+            });
+        }
     }
 
     /// On resuming a session, re-send unacknowledged PUBLISH packets with

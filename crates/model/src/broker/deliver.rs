@@ -50,7 +50,14 @@ impl Broker {
     /// shared subscription (`$share/{group}/{filter}`) gives one more copy
     /// to one member, round robin in client-id order among connected
     /// members (all members when none is connected).
+    ///
+    /// Every copy is for a session that may read the message's topic
+    /// ([`Authorizer::can_read`](crate::policy::Authorizer::can_read)): a
+    /// session that may not gets nothing (a `Dropped` event, nothing sent),
+    /// and a shared subscription's message goes to a member that may
+    /// read it. With an open authorizer nothing is checked.
     pub(super) fn route(&mut self, msg: Message) -> usize {
+        let open = self.authorizer.is_open();
         if msg.publish.retain {
             let topic = msg.topic().to_owned();
             let e = match self.retained.apply(&msg) {
@@ -89,7 +96,20 @@ impl Broker {
             }
         }
         let mut copies: Vec<Copy> = plain.into_values().collect();
-        for ((group, filter), members) in shared {
+        let mut denied: Vec<String> = Vec::new();
+        if !open {
+            copies.retain(|c| {
+                let ok = self.may_read(&c.client_id, msg.topic());
+                if !ok {
+                    denied.push(c.client_id.clone());
+                }
+                ok
+            });
+        }
+        for ((group, filter), mut members) in shared {
+            if !open {
+                members.retain(|(c, _)| self.may_read(c, msg.topic()));
+            }
             let connected: Vec<&(&str, _)> = members
                 .iter()
                 .filter(|(c, _)| self.sessions.get(*c).is_some_and(|s| s.conn.is_some()))
@@ -114,6 +134,13 @@ impl Broker {
                 ids: entry.identifier.into_iter().collect(),
             });
         }
+        for client_id in denied {
+            self.event(TraceEvent::Dropped {
+                client_id,
+                topic: msg.topic().to_owned(),
+                reason: DropReason::ReceiverNotAuthorized,
+            });
+        }
         let n = copies.len();
         for c in copies {
             self.deliver(&c.client_id, &msg, c.qos, c.retain, c.ids);
@@ -124,6 +151,7 @@ impl Broker {
     /// Adds a copy to a session: sent now if its client is connected and
     /// the window allows, queued otherwise (QoS 1 and 2, up to
     /// `max_queued_messages`), dropped for QoS 0 to an offline client.
+    /// The caller has checked the session's read access.
     pub(super) fn deliver(
         &mut self,
         client_id: &str,

@@ -296,6 +296,18 @@ impl Broker {
             .map_or(ProtocolVersion::V311, |c| c.version)
     }
 
+    /// May the session of `client_id` receive a message on `topic`? Asked
+    /// for every copy given to a session, with the user name of the
+    /// session's last CONNECT; callers skip it when the authorizer
+    /// [is open](Authorizer::is_open).
+    fn may_read(&self, client_id: &str, topic: &str) -> bool {
+        let username = self
+            .sessions
+            .get(client_id)
+            .and_then(|s| s.username.as_deref());
+        self.authorizer.can_read(client_id, username, topic)
+    }
+
     fn client_of(&self, conn: ConnId) -> Option<String> {
         self.conns
             .get(&conn)

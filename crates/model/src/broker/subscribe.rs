@@ -9,7 +9,7 @@ use mqtt_codec::{
 
 use super::Broker;
 use crate::message::Message;
-use crate::output::CloseKind;
+use crate::output::{CloseKind, DropReason, TraceEvent};
 use crate::session::StoredSub;
 use crate::subscriptions::{parse_filter, SubEntry};
 use crate::ConnId;
@@ -17,7 +17,8 @@ use crate::ConnId;
 impl Broker {
     /// SUBSCRIBE: one reason code per filter, in order (MQTT-3.8.4-1/5,
     /// MQTT-3.9.3-1); then the retained messages, RETAIN 1 (3.1.1
-    /// MQTT-3.3.1-6/8; 5.0 MQTT-3.3.1-9/10/11, MQTT-3.8.4-4).
+    /// MQTT-3.3.1-6/8; 5.0 MQTT-3.3.1-9/10/11, MQTT-3.8.4-4), those on
+    /// topics the client may read only.
     pub(super) fn on_subscribe(&mut self, conn: ConnId, s: Subscribe) {
         let v = self.version_of(conn);
         let v5 = v.is_v5();
@@ -49,6 +50,8 @@ impl Broker {
         let fail = v.pick(ReasonCode(0x80), ReasonCode::UNSPECIFIED_ERROR);
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut retained: Vec<(Message, QoS, Option<u32>)> = Vec::new();
+        let mut denied: Vec<String> = Vec::new();
+        let open = self.authorizer.is_open();
         for sub in &s.filters {
             let filter = sub.filter.as_str();
             let (group, inner) = parse_filter(filter, v5);
@@ -110,6 +113,17 @@ impl Broker {
                     };
                 if send_retained {
                     for m in self.retained.matching(inner, self.now) {
+                        // Only what the subscriber may read, topic by
+                        // topic: a filter granted is not every topic it
+                        // matches.
+                        if !open
+                            && !self
+                                .authorizer
+                                .can_read(&client_id, username.as_deref(), m.topic())
+                        {
+                            denied.push(m.topic().to_owned());
+                            continue;
+                        }
                         let qos = m.qos().min(granted);
                         retained.push((m, qos, sub_id));
                     }
@@ -126,6 +140,13 @@ impl Broker {
                 reason_codes: codes,
             }),
         );
+        for topic in denied {
+            self.event(TraceEvent::Dropped {
+                client_id: client_id.clone(),
+                topic,
+                reason: DropReason::ReceiverNotAuthorized,
+            });
+        }
         for (m, qos, id) in retained {
             self.deliver(&client_id, &m, qos, true, id.into_iter().collect());
         }
