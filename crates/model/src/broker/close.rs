@@ -4,24 +4,12 @@
 
 use mqtt_codec::{Disconnect, Packet, ReasonCode};
 
-use super::Broker;
+use super::{Broker, WillAction};
 use crate::connection::ConnState;
 use crate::message::Message;
 use crate::output::{CloseKind, CloseReason, DropReason, Output, TraceEvent};
 use crate::will::PendingWill;
 use crate::ConnId;
-
-/// What becomes of a connection's Will Message when it ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WillAction {
-    /// Published (after any Will Delay): abnormal close, keep alive
-    /// timeout, protocol error, 5.0 DISCONNECT other than 0x00
-    /// (MQTT-3.1.2-8; 0x04 included).
-    Publish,
-    /// Discarded: DISCONNECT in 3.1.1, DISCONNECT 0x00 in 5.0
-    /// (MQTT-3.14.4-3, MQTT-3.1.2-10), rejected CONNECT.
-    Discard,
-}
 
 impl Broker {
     /// Closes `conn` (an output) and ends it.

@@ -10,6 +10,7 @@ mod connect;
 mod deliver;
 mod publish;
 mod subscribe;
+mod will_action;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -26,7 +27,7 @@ use crate::subscriptions::Subscriptions;
 use crate::time::{ConnId, Time};
 use crate::will::PendingWills;
 
-pub use close::WillAction;
+pub use will_action::WillAction;
 
 /// The broker as a deterministic state machine. Feed it inputs with the
 /// current time; drain [`Output`]s; call [`Broker::tick`] at
