@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,6 +18,7 @@ use mqtt_codec::raw::RawPacket;
 use mqtt_codec::{
     Packet, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, Subscribe, UnsubAck,
 };
+use mqtt_netfault::{Out, PacketTap};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -384,24 +385,13 @@ pub(crate) struct Shared {
     expiry: Mutex<HashMap<(String, Bytes), u32>>,
     /// How many times the fault changed what a side saw.
     pub(crate) triggered: AtomicU64,
-    /// Client connections accepted.
-    pub(crate) connections: AtomicU64,
-}
-
-/// What a session decided to send on.
-#[derive(Debug, Default)]
-pub(crate) struct Out {
-    /// Bytes for the server, in order.
-    pub(crate) to_server: Vec<Bytes>,
-    /// Bytes for the client, in order.
-    pub(crate) to_client: Vec<Bytes>,
 }
 
 /// The fault logic of one proxied connection.
 #[derive(Debug)]
-pub(crate) struct Session<'a> {
+pub(crate) struct Session {
     fault: Option<Fault>,
-    shared: &'a Shared,
+    shared: Arc<Shared>,
     /// This connection's number, and where other connections send it
     /// messages leaked to it.
     conn: u64,
@@ -433,9 +423,9 @@ pub(crate) struct Session<'a> {
     fake_pings: u32,
 }
 
-impl<'a> Session<'a> {
+impl Session {
     /// A session for a new connection.
-    pub(crate) fn new(fault: Option<Fault>, shared: &'a Shared, now: Instant) -> Self {
+    pub(crate) fn new(fault: Option<Fault>, shared: Arc<Shared>, now: Instant) -> Self {
         Session {
             fault,
             shared,
@@ -465,14 +455,9 @@ impl<'a> Session<'a> {
         self
     }
 
-    /// The version the client's CONNECT named, once seen.
-    pub(crate) fn version(&self) -> Option<ProtocolVersion> {
-        self.version
-    }
-
     /// Whether a malformed packet from the client is dropped (and the
     /// connection kept) rather than passed on for the server to close.
-    pub(crate) fn swallows_malformed(&self) -> bool {
+    fn swallows_malformed(&self) -> bool {
         self.fault == Some(Fault::MalformedSwallowed)
     }
 
@@ -541,7 +526,7 @@ impl<'a> Session<'a> {
     }
 
     /// A packet from the client.
-    pub(crate) fn client_packet(&mut self, p: Packet, raw: Bytes, now: Instant, out: &mut Out) {
+    fn handle_client(&mut self, p: Packet, raw: Bytes, now: Instant, out: &mut Out) {
         match &p {
             Packet::Connect(c) => {
                 self.version = Some(c.protocol_version);
@@ -623,7 +608,7 @@ impl<'a> Session<'a> {
     }
 
     /// A packet from the server.
-    pub(crate) fn server_packet(&mut self, p: Packet, raw: Bytes, now: Instant, out: &mut Out) {
+    fn handle_server(&mut self, p: Packet, raw: Bytes, now: Instant, out: &mut Out) {
         if !matches!(p, Packet::Publish(_)) {
             self.flush_held(out);
         }
@@ -879,7 +864,7 @@ impl<'a> Session<'a> {
 
     /// A message on a `$` topic another connection published, leaked to
     /// this one's leading-wildcard subscription.
-    pub(crate) fn leaked(&mut self, p: Publish, out: &mut Out) {
+    fn handle_leak(&mut self, p: Publish, out: &mut Out) {
         let p = Packet::Publish(p);
         if let Some(b) = self.encode(&p) {
             out.to_client.push(b);
@@ -907,7 +892,7 @@ impl<'a> Session<'a> {
     }
 
     /// When [`Self::on_timer`] next has something to do.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
+    fn next_deadline(&self) -> Option<Instant> {
         let held = self.held.as_ref().map(|h| h.2);
         match (held, self.ping_due()) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -916,7 +901,7 @@ impl<'a> Session<'a> {
     }
 
     /// Time has passed: release a held delivery, keep a silent client alive.
-    pub(crate) fn on_timer(&mut self, now: Instant, out: &mut Out) {
+    fn handle_timer(&mut self, now: Instant, out: &mut Out) {
         if self.held.as_ref().is_some_and(|h| h.2 <= now) {
             self.flush_held(out);
         }
@@ -928,12 +913,48 @@ impl<'a> Session<'a> {
     }
 
     /// The server closed: whatever is held goes out now.
-    pub(crate) fn finish(&mut self, out: &mut Out) {
+    fn handle_finish(&mut self, out: &mut Out) {
         self.flush_held(out);
     }
 }
 
-impl Drop for Session<'_> {
+impl PacketTap for Session {
+    type Inject = Publish;
+
+    fn client_packet(&mut self, p: Packet, raw: Bytes, now: Instant, out: &mut Out) {
+        self.handle_client(p, raw, now, out);
+    }
+
+    fn server_packet(&mut self, p: Packet, raw: Bytes, now: Instant, out: &mut Out) {
+        self.handle_server(p, raw, now, out);
+    }
+
+    fn swallow_malformed(&mut self) -> bool {
+        let swallow = self.swallows_malformed();
+        if swallow {
+            self.hit();
+        }
+        swallow
+    }
+
+    fn injected(&mut self, p: Publish, out: &mut Out) {
+        self.handle_leak(p, out);
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.next_deadline()
+    }
+
+    fn on_timer(&mut self, now: Instant, out: &mut Out) {
+        self.handle_timer(now, out);
+    }
+
+    fn finish(&mut self, out: &mut Out) {
+        self.handle_finish(out);
+    }
+}
+
+impl Drop for Session {
     fn drop(&mut self) {
         if self.leak_tx.is_some() {
             self.shared
@@ -1024,9 +1045,9 @@ mod tests {
         p.to_bytes(v).unwrap()
     }
 
-    fn connected(fault: Option<Fault>, shared: &Shared, v: ProtocolVersion) -> Session<'_> {
+    fn connected(fault: Option<Fault>, shared: &Arc<Shared>, v: ProtocolVersion) -> Session {
         let now = Instant::now();
-        let mut s = Session::new(fault, shared, now);
+        let mut s = Session::new(fault, shared.clone(), now);
         let c = Packet::Connect(Box::new(Connect::new(v, MqttString::from_static("c"))));
         let mut out = Out::default();
         s.client_packet(c.clone(), bytes(&c, v), now, &mut out);
@@ -1056,7 +1077,7 @@ mod tests {
 
     #[test]
     fn without_a_fault_bytes_pass_untouched() {
-        let shared = Shared::default();
+        let shared = Arc::new(Shared::default());
         let v = ProtocolVersion::V5;
         let mut s = connected(None, &shared, v);
         let p = Packet::Publish(publish("a/b", QoS::AtLeastOnce, 3));
@@ -1071,7 +1092,7 @@ mod tests {
 
     #[test]
     fn swapped_deliveries_overtake_and_the_client_acks_are_kept() {
-        let shared = Shared::default();
+        let shared = Arc::new(Shared::default());
         let v = ProtocolVersion::V311;
         let mut s = connected(Some(Fault::DeliveriesSwapped), &shared, v);
         let now = Instant::now();
@@ -1092,7 +1113,7 @@ mod tests {
 
     #[test]
     fn a_duplicated_qos2_copy_is_acknowledged_by_the_proxy() {
-        let shared = Shared::default();
+        let shared = Arc::new(Shared::default());
         let v = ProtocolVersion::V5;
         let mut s = connected(Some(Fault::Qos2DeliveredTwice), &shared, v);
         let now = Instant::now();
@@ -1119,7 +1140,7 @@ mod tests {
 
     #[test]
     fn qos0_dup_set_makes_a_publish_the_strict_decoder_rejects() {
-        let shared = Shared::default();
+        let shared = Arc::new(Shared::default());
         let v = ProtocolVersion::V311;
         let mut s = connected(Some(Fault::Qos0DupSet), &shared, v);
         let p = Packet::Publish(publish("t", QoS::AtMostOnce, 0));
@@ -1131,10 +1152,10 @@ mod tests {
 
     #[test]
     fn keep_alive_is_faked_only_when_the_client_is_silent() {
-        let shared = Shared::default();
+        let shared = Arc::new(Shared::default());
         let v = ProtocolVersion::V311;
         let now = Instant::now();
-        let mut s = Session::new(Some(Fault::KeepAliveNotEnforced), &shared, now);
+        let mut s = Session::new(Some(Fault::KeepAliveNotEnforced), shared.clone(), now);
         let mut c = Connect::new(v, MqttString::from_static("c"));
         c.keep_alive = 2;
         let c = Packet::Connect(Box::new(c));
