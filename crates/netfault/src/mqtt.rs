@@ -103,7 +103,7 @@ impl<P: PacketTap> MqttTap<P> {
 impl<P: PacketTap> Tap for MqttTap<P> {
     type Inject = P::Inject;
 
-    fn from_client(&mut self, buf: &mut BytesMut, now: Instant, out: &mut Out) {
+    fn client_bytes(&mut self, buf: &mut BytesMut, now: Instant, out: &mut Out) {
         while let Some(item) = self.up.next(buf) {
             match item {
                 Item::Packet(p, raw) => {
@@ -125,7 +125,7 @@ impl<P: PacketTap> Tap for MqttTap<P> {
         }
     }
 
-    fn from_server(&mut self, buf: &mut BytesMut, now: Instant, out: &mut Out) {
+    fn server_bytes(&mut self, buf: &mut BytesMut, now: Instant, out: &mut Out) {
         if !self.down_ready {
             // The server answers only once it has the CONNECT, which has set
             // the version (or the pipe, if the CONNECT could not be decoded).
@@ -341,16 +341,16 @@ mod tests {
         let mut out = Out::default();
         // The CONNECT in two reads.
         let mut buf = BytesMut::from(&bytes[..3]);
-        t.from_client(&mut buf, Instant::now(), &mut out);
+        t.client_bytes(&mut buf, Instant::now(), &mut out);
         assert!(out.to_server.is_empty());
         buf.extend_from_slice(&bytes[3..]);
-        t.from_client(&mut buf, Instant::now(), &mut out);
+        t.client_bytes(&mut buf, Instant::now(), &mut out);
         assert_eq!(out.to_server.concat(), bytes.to_vec());
         assert_eq!(t.version(), Some(ProtocolVersion::V311));
         // CONNACK passes, PUBACK does not, PINGRESP does.
         let mut down =
             BytesMut::from(&[0x20, 0x02, 0x00, 0x00, 0x40, 0x02, 0x00, 0x01, 0xD0, 0x00][..]);
-        t.from_server(&mut down, Instant::now(), &mut out);
+        t.server_bytes(&mut down, Instant::now(), &mut out);
         assert_eq!(
             out.to_client.concat(),
             vec![0x20, 0x02, 0x00, 0x00, 0xD0, 0x00]

@@ -142,11 +142,11 @@ pub(crate) async fn relay<T: Tap>(
             let wake = deadline.map_or(far, tokio::time::Instant::from_std);
             tokio::select! {
                 r = cr.read_buf(&mut cbuf), if !blocked => match r {
-                    Ok(n) if n > 0 => tap.from_client(&mut cbuf, Instant::now(), &mut out),
+                    Ok(n) if n > 0 => tap.client_bytes(&mut cbuf, Instant::now(), &mut out),
                     _ => break End::Client,
                 },
                 r = sr.read_buf(&mut sbuf), if !blocked => match r {
-                    Ok(n) if n > 0 => tap.from_server(&mut sbuf, Instant::now(), &mut out),
+                    Ok(n) if n > 0 => tap.server_bytes(&mut sbuf, Instant::now(), &mut out),
                     _ => break End::Server,
                 },
                 Some(item) = next(&mut inbox) => tap.injected(item, &mut out),

@@ -26,10 +26,10 @@ pub trait Tap: Send + 'static {
 
     /// Bytes arrived from the client; take from `buf` what is complete and
     /// leave the rest for the next call.
-    fn from_client(&mut self, buf: &mut BytesMut, now: Instant, out: &mut Out);
+    fn client_bytes(&mut self, buf: &mut BytesMut, now: Instant, out: &mut Out);
 
     /// Bytes arrived from the server, likewise.
-    fn from_server(&mut self, buf: &mut BytesMut, now: Instant, out: &mut Out);
+    fn server_bytes(&mut self, buf: &mut BytesMut, now: Instant, out: &mut Out);
 
     /// Something arrived in the connection's inbox.
     fn injected(&mut self, item: Self::Inject, out: &mut Out) {
@@ -65,11 +65,11 @@ pub struct Transparent;
 impl Tap for Transparent {
     type Inject = std::convert::Infallible;
 
-    fn from_client(&mut self, buf: &mut BytesMut, _: Instant, out: &mut Out) {
+    fn client_bytes(&mut self, buf: &mut BytesMut, _: Instant, out: &mut Out) {
         out.to_server.push(buf.split().freeze());
     }
 
-    fn from_server(&mut self, buf: &mut BytesMut, _: Instant, out: &mut Out) {
+    fn server_bytes(&mut self, buf: &mut BytesMut, _: Instant, out: &mut Out) {
         out.to_client.push(buf.split().freeze());
     }
 }
