@@ -10,6 +10,7 @@
 
 pub mod catalog;
 pub mod format;
+pub mod library;
 pub mod load;
 pub mod matcher;
 pub mod packet;

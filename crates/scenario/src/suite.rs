@@ -99,7 +99,13 @@ pub fn skip_reason(
     (!missing.is_empty()).then(|| format!("target lacks {}", missing.join(", ")))
 }
 
-fn skipped(s: &LoadedScenario, version: crate::format::VersionTag, reason: String) -> ScenarioRun {
+/// The run of a scenario skipped for `reason` (a capability the target
+/// lacks, say).
+pub fn skipped(
+    s: &LoadedScenario,
+    version: crate::format::VersionTag,
+    reason: String,
+) -> ScenarioRun {
     ScenarioRun {
         id: s.id.clone(),
         name: s.scenario.name.clone(),

@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mqtt_scenario::load::{load_dir, KnownIds};
 use mqtt_scenario::runner::{RunSettings, Verdict};
 use mqtt_scenario::suite::run_suite;
 use mqtt_targets::Target;
@@ -13,18 +12,7 @@ use mqtt_targets::Target;
 #[tokio::test(flavor = "multi_thread")]
 async fn every_scenario_passes_against_the_reference_server() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
-    let known: KnownIds = mqtt_scenario::catalog::known_ids(&root).unwrap();
-    let (scenarios, errors) = load_dir(&root, Some(&known));
-    assert!(
-        errors.is_empty(),
-        "scenario files that do not load:\n{}",
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    assert!(!scenarios.is_empty(), "the library is empty");
+    let scenarios = mqtt_scenario::library::load_checked(&root).unwrap_or_else(|e| panic!("{e}"));
     let target = Target::reference().await.unwrap();
     let settings = RunSettings {
         default_wait: Duration::from_secs(10),

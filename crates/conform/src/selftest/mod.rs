@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -149,16 +149,7 @@ pub async fn run_routes(
         for s in scenarios {
             for &version in &s.scenario.versions {
                 if let Some(reason) = mqtt_scenario::suite::skip_reason(s, version, &stand.target) {
-                    let run = ScenarioRun {
-                        id: s.id.clone(),
-                        name: s.scenario.name.clone(),
-                        version: version.as_str().to_owned(),
-                        statements: s.scenario.statements.for_version(version).to_vec(),
-                        verdict: Verdict::Skip(reason),
-                        evidence: None,
-                        duration: Duration::ZERO,
-                        trace: None,
-                    };
+                    let run = mqtt_scenario::suite::skipped(s, version, reason);
                     progress(&run);
                     runs[ri].push(run);
                     continue;
