@@ -53,6 +53,33 @@ impl Container {
         self.inner.id()
     }
 
+    /// Applies a lifecycle verb: kill is a stop without grace, restart
+    /// starts the stopped container again (same port, same config), pause
+    /// and resume freeze and thaw it. `paused` says whether it is frozen.
+    pub(crate) async fn apply(
+        &self,
+        verb: crate::lifecycle::Lifecycle,
+        paused: bool,
+    ) -> testcontainers::core::error::Result<()> {
+        use crate::lifecycle::{Lifecycle, STOP_WAIT};
+        let grace = i32::try_from(STOP_WAIT.as_secs()).unwrap_or(10);
+        if paused && verb != Lifecycle::Pause {
+            self.inner.unpause().await?;
+        }
+        match verb {
+            Lifecycle::Kill => self.inner.stop_with_timeout(Some(0)).await,
+            Lifecycle::Stop => self.inner.stop_with_timeout(Some(grace)).await,
+            Lifecycle::Restart => {
+                if self.inner.is_running().await? {
+                    self.inner.stop_with_timeout(Some(grace)).await?;
+                }
+                self.inner.start().await
+            }
+            Lifecycle::Pause => self.inner.pause().await,
+            Lifecycle::Resume => Ok(()),
+        }
+    }
+
     /// Stops and removes the container.
     pub async fn stop(self) {
         let _ = tokio::time::timeout(Duration::from_secs(20), self.inner.rm()).await;

@@ -37,6 +37,16 @@ pub enum TargetError {
         /// What happened.
         message: String,
     },
+    /// A lifecycle verb could not be applied (or the target has none).
+    #[error("target `{name}`: cannot {verb}: {message}")]
+    Lifecycle {
+        /// Target.
+        name: String,
+        /// The verb.
+        verb: &'static str,
+        /// Why.
+        message: String,
+    },
     /// The address is not an MQTT endpoint.
     #[error(transparent)]
     Endpoint(#[from] mqtt_client::EndpointError),

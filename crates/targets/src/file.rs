@@ -10,7 +10,7 @@ use crate::capability::{Capability, VersionTag};
 use crate::error::TargetError;
 
 /// The `targets.yaml` file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetsFile {
     /// Named targets.

@@ -8,6 +8,9 @@
 //! carries its capability profile: the versions it speaks and the optional
 //! features it has.
 //!
+//! The harness can also break the broker: kill, stop, restart, pause and
+//! resume it ([`Lifecycle`]), for the fault scenarios and load runs.
+//!
 //! Everything that runs traffic (scenarios, property tests, fuzzing, load)
 //! opens its broker here; nothing here knows what the traffic is.
 
@@ -15,9 +18,12 @@ pub mod capability;
 pub mod docker;
 pub mod error;
 pub mod file;
+pub mod lifecycle;
+mod process;
 pub mod target;
 
 pub use capability::{Capability, VersionTag, ALL_CAPABILITIES};
 pub use error::TargetError;
 pub use file::{StartDef, TargetDef, TargetsFile};
+pub use lifecycle::{Lifecycle, STOP_WAIT};
 pub use target::{sanitize, Target};

@@ -4,17 +4,20 @@
 //! starts the broker, waits for it, and stops it.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use mqtt_client::Endpoint;
 use mqtt_server::{ListenerConfig, ListenerProtocol, RunningServer, ServerConfig};
+use tokio::sync::Mutex;
 
 use crate::capability::{Capability, VersionTag, ALL_CAPABILITIES};
 use crate::docker;
 use crate::error::TargetError;
 use crate::file::{TargetDef, TargetsFile};
+use crate::lifecycle::{Lifecycle, Running};
+use crate::process::{free_port, Launch};
 
 /// A target ready to be tested; dropping it stops what it started.
 pub struct Target {
@@ -28,14 +31,10 @@ pub struct Target {
     pub capabilities: BTreeSet<Capability>,
     /// At most this many scenario runs at once, if limited.
     pub parallel: Option<usize>,
-    guard: Guard,
-}
-
-enum Guard {
-    None,
-    Ref(RunningServer),
-    Process(tokio::process::Child, #[allow(dead_code)] PathBuf),
-    Container(docker::Container),
+    /// The broker, as the lifecycle left it.
+    running: Mutex<Running>,
+    /// Its process id while it runs as a local process (0: none).
+    pid: AtomicU32,
 }
 
 impl std::fmt::Debug for Target {
@@ -63,7 +62,8 @@ impl Target {
                 versions: vec![VersionTag::V311, VersionTag::V5],
                 capabilities: ALL_CAPABILITIES.iter().copied().collect(),
                 parallel: None,
-                guard: Guard::None,
+                running: Mutex::new(Running::External),
+                pid: AtomicU32::new(0),
             });
         }
         if let Some(name) = spec.strip_prefix(docker::SPEC_PREFIX) {
@@ -91,22 +91,30 @@ impl Target {
             }],
             ..ServerConfig::default()
         };
-        let server = RunningServer::start(config)
-            .await
-            .map_err(|e| TargetError::Start {
-                name: "ref".into(),
-                message: e.to_string(),
-            })?;
+        let server =
+            RunningServer::start(config.clone())
+                .await
+                .map_err(|e| TargetError::Start {
+                    name: "ref".into(),
+                    message: e.to_string(),
+                })?;
         let addr = server
             .addr(ListenerProtocol::Tcp)
             .expect("one TCP listener");
+        // A restart binds the same port.
+        let mut config = config;
+        config.listeners[0].bind = addr;
         Ok(Target {
             name: "ref".into(),
             endpoint: Endpoint::parse(&format!("tcp://{addr}"))?,
             versions: vec![VersionTag::V311, VersionTag::V5],
             capabilities: ALL_CAPABILITIES.iter().copied().collect(),
             parallel: None,
-            guard: Guard::Ref(server),
+            running: Mutex::new(Running::Ref {
+                server: Some(server),
+                config,
+            }),
+            pid: AtomicU32::new(0),
         })
     }
 
@@ -129,8 +137,8 @@ impl Target {
         };
         let address = fill(&def.address, Path::new(""));
         let endpoint = Endpoint::parse(&address)?;
-        let guard = match &def.start {
-            None => Guard::None,
+        let running = match &def.start {
+            None => Running::External,
             Some(start) => {
                 let config = dir.join(start.config_name.as_deref().unwrap_or("broker.conf"));
                 if let Some(text) = &start.config {
@@ -138,43 +146,38 @@ impl Target {
                         .map_err(|e| err(format!("{}: {e}", config.display())))?;
                 }
                 let log = dir.join("broker.log");
-                let log_file = std::fs::File::create(&log)
-                    .map_err(|e| err(format!("{}: {e}", log.display())))?;
-                let log_err = log_file.try_clone().map_err(|e| err(e.to_string()))?;
-                let child = tokio::process::Command::new(&start.command)
-                    .args(start.args.iter().map(|a| fill(a, &config)))
-                    .current_dir(&dir)
-                    .stdin(Stdio::null())
-                    .stdout(log_file)
-                    .stderr(log_err)
-                    .kill_on_drop(true)
-                    .spawn()
-                    .map_err(|e| match e.kind() {
-                        std::io::ErrorKind::NotFound => TargetError::NotInstalled {
-                            name: name.to_owned(),
-                            command: start.command.clone(),
-                            hint: def
-                                .install
-                                .clone()
-                                .unwrap_or_else(|| "see targets.yaml".into()),
-                        },
-                        _ => err(format!("cannot run `{}`: {e}", start.command)),
-                    })?;
-                let ready = Duration::from_secs(start.ready_seconds.unwrap_or(20));
-                let mut guard = Guard::Process(child, log.clone());
-                wait_ready(port, ready, &mut guard)
-                    .await
-                    .map_err(|m| err(format!("{m}; see {}", log.display())))?;
-                guard
+                // A fresh log per run; restarts append to it.
+                std::fs::File::create(&log).map_err(|e| err(format!("{}: {e}", log.display())))?;
+                let launch = Launch {
+                    name: name.to_owned(),
+                    command: start.command.clone(),
+                    args: start.args.iter().map(|a| fill(a, &config)).collect(),
+                    dir: dir.clone(),
+                    log,
+                    port,
+                    ready: Duration::from_secs(start.ready_seconds.unwrap_or(20)),
+                    install: def
+                        .install
+                        .clone()
+                        .unwrap_or_else(|| "see targets.yaml".into()),
+                };
+                let child = launch.spawn().await?;
+                Running::Process {
+                    child: Some(child),
+                    launch,
+                    paused: false,
+                }
             }
         };
+        let pid = running.pid().unwrap_or(0);
         Ok(Target {
             name: name.to_owned(),
             endpoint,
             versions: def.versions.clone(),
             capabilities: def.capabilities.iter().copied().collect(),
             parallel: def.parallel,
-            guard,
+            running: Mutex::new(running),
+            pid: AtomicU32::new(pid),
         })
     }
 
@@ -193,61 +196,44 @@ impl Target {
             versions: def.versions.clone(),
             capabilities: def.capabilities.iter().copied().collect(),
             parallel: def.parallel,
-            guard: Guard::Container(container),
+            running: Mutex::new(Running::Container {
+                container,
+                paused: false,
+            }),
+            pid: AtomicU32::new(0),
         })
     }
 
     /// The operating-system process id of a broker the harness started
-    /// (for the fuzzer's liveness and resource checks); `None` for `ref`,
-    /// an address or a container.
+    /// and that runs now (for the fuzzer's liveness and resource checks);
+    /// `None` for `ref`, an address or a container.
     pub fn process_id(&self) -> Option<u32> {
-        match &self.guard {
-            Guard::Process(child, _) => child.id(),
-            _ => None,
+        match self.pid.load(Ordering::Relaxed) {
+            0 => None,
+            pid => Some(pid),
         }
+    }
+
+    /// Why `verb` cannot be applied to this target, if it cannot (a
+    /// target the harness did not start has no lifecycle).
+    pub async fn lifecycle_unsupported(&self, verb: Lifecycle) -> Option<String> {
+        self.running.lock().await.unsupported(verb)
+    }
+
+    /// Applies a lifecycle verb (kill, stop, restart, pause, resume; see
+    /// [`Lifecycle`]); a restart returns once the broker accepts
+    /// connections again, within the target's readiness bound.
+    pub async fn lifecycle(&self, verb: Lifecycle) -> Result<(), TargetError> {
+        let mut running = self.running.lock().await;
+        let done = running.apply(verb, &self.name).await;
+        self.pid
+            .store(running.pid().unwrap_or(0), Ordering::Relaxed);
+        done
     }
 
     /// Stops what the target started.
     pub async fn stop(self) {
-        match self.guard {
-            Guard::None => {}
-            Guard::Ref(server) => server.shutdown().await,
-            Guard::Process(mut child, _) => {
-                let _ = child.start_kill();
-                let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-            }
-            Guard::Container(container) => container.stop().await,
-        }
-    }
-}
-
-/// A port free on 127.0.0.1 right now.
-fn free_port() -> std::io::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
-}
-
-/// Waits until the port accepts a TCP connection, or the process exits.
-async fn wait_ready(port: u16, within: Duration, guard: &mut Guard) -> Result<(), String> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Guard::Process(child, _) = guard {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("the broker exited at start ({status})"));
-            }
-        }
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "port {port} did not accept connections within {within:?}"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.running.into_inner().shutdown().await;
     }
 }
 

@@ -1,0 +1,241 @@
+//! What breaks on the broker's side: the lifecycle verbs the harness can
+//! apply to a target it runs (DESIGN.md's faults role), and the state of
+//! the running broker they act on.
+//!
+//! | verb | a local process | `ref` (in-process) | a container |
+//! |---|---|---|---|
+//! | `kill` | SIGKILL | every task aborted at once | `docker stop -t 0` |
+//! | `stop` | SIGTERM, then SIGKILL after [`STOP_WAIT`] | graceful shutdown | `docker stop` |
+//! | `restart` | same program, port, config and folder | same config, same port | `docker start` |
+//! | `pause` / `resume` | SIGSTOP / SIGCONT | not possible (the harness shares its process) | `docker pause` / `unpause` |
+//!
+//! A target the harness did not start (`tcp://...`) has no lifecycle:
+//! every verb says so, and scenarios that need one are skipped with that
+//! reason. After a restart, readiness is awaited with the target's bound.
+
+use std::time::Duration;
+
+use mqtt_server::{RunningServer, ServerConfig};
+use tokio::process::Child;
+
+use crate::docker::Container;
+use crate::error::TargetError;
+use crate::process::{signal, Launch, Sig};
+
+/// How long `stop` waits for a broker to exit on SIGTERM before SIGKILL.
+pub const STOP_WAIT: Duration = Duration::from_secs(10);
+
+/// A lifecycle verb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Lifecycle {
+    /// Ends the broker at once, as SIGKILL: nothing flushed, no goodbye.
+    Kill,
+    /// Ends it cleanly (SIGTERM), with a bounded wait, then SIGKILL.
+    Stop,
+    /// Starts it again (after a kill or stop; stops it first if it runs):
+    /// same port, same config, same data folder.
+    Restart,
+    /// Freezes it (SIGSTOP): its sockets stay open, nothing is answered.
+    Pause,
+    /// Thaws a paused broker (SIGCONT).
+    Resume,
+}
+
+impl Lifecycle {
+    /// Every verb.
+    pub const ALL: &'static [Lifecycle] = &[
+        Lifecycle::Kill,
+        Lifecycle::Stop,
+        Lifecycle::Restart,
+        Lifecycle::Pause,
+        Lifecycle::Resume,
+    ];
+
+    /// Its name in messages and scenarios.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lifecycle::Kill => "kill",
+            Lifecycle::Stop => "stop",
+            Lifecycle::Restart => "restart",
+            Lifecycle::Pause => "pause",
+            Lifecycle::Resume => "resume",
+        }
+    }
+}
+
+/// The broker behind a target, in whatever state the lifecycle left it.
+pub(crate) enum Running {
+    /// Not started by the harness.
+    External,
+    /// The reference server in this process; `None` while killed or
+    /// stopped.
+    Ref {
+        server: Option<RunningServer>,
+        config: ServerConfig,
+    },
+    /// A local process; `None` while killed or stopped.
+    Process {
+        child: Option<Child>,
+        launch: Launch,
+        paused: bool,
+    },
+    /// A container.
+    Container { container: Container, paused: bool },
+}
+
+impl Running {
+    /// Why `verb` cannot be applied, if it cannot.
+    pub(crate) fn unsupported(&self, verb: Lifecycle) -> Option<String> {
+        match (self, verb) {
+            (Running::External, _) => Some(
+                "the harness did not start this target, so it cannot kill, stop, restart or pause it"
+                    .into(),
+            ),
+            (Running::Ref { .. }, Lifecycle::Pause | Lifecycle::Resume) => Some(
+                "the in-process reference server shares the harness's process and cannot be frozen"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The process id of a local broker that runs now.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        match self {
+            Running::Process {
+                child: Some(child), ..
+            } => child.id(),
+            _ => None,
+        }
+    }
+
+    /// Applies `verb`; `name` is the target's, for messages.
+    pub(crate) async fn apply(&mut self, verb: Lifecycle, name: &str) -> Result<(), TargetError> {
+        if let Some(reason) = self.unsupported(verb) {
+            return Err(TargetError::Lifecycle {
+                name: name.to_owned(),
+                verb: verb.name(),
+                message: reason,
+            });
+        }
+        let err = |message: String| TargetError::Lifecycle {
+            name: name.to_owned(),
+            verb: verb.name(),
+            message,
+        };
+        match self {
+            Running::External => Ok(()),
+            Running::Ref { server, config } => match verb {
+                // Dropping the server aborts its accept loops and broker task:
+                // connections end, nothing is flushed.
+                Lifecycle::Kill => {
+                    drop(server.take());
+                    Ok(())
+                }
+                Lifecycle::Stop => {
+                    if let Some(s) = server.take() {
+                        s.shutdown().await;
+                    }
+                    Ok(())
+                }
+                Lifecycle::Restart => {
+                    if let Some(s) = server.take() {
+                        s.shutdown().await;
+                    }
+                    let started = RunningServer::start(config.clone())
+                        .await
+                        .map_err(|e| err(e.to_string()))?;
+                    *server = Some(started);
+                    Ok(())
+                }
+                Lifecycle::Pause | Lifecycle::Resume => Ok(()),
+            },
+            Running::Process {
+                child,
+                launch,
+                paused,
+            } => match verb {
+                Lifecycle::Kill => {
+                    if let Some(mut c) = child.take() {
+                        let _ = c.start_kill();
+                        let _ = c.wait().await;
+                    }
+                    *paused = false;
+                    Ok(())
+                }
+                Lifecycle::Stop => {
+                    if let Some(c) = child.take() {
+                        stop_process(c, *paused).await;
+                    }
+                    *paused = false;
+                    Ok(())
+                }
+                Lifecycle::Restart => {
+                    if let Some(c) = child.take() {
+                        stop_process(c, *paused).await;
+                    }
+                    *paused = false;
+                    *child = Some(launch.spawn().await?);
+                    Ok(())
+                }
+                Lifecycle::Pause | Lifecycle::Resume => {
+                    let Some(pid) = child.as_ref().and_then(Child::id) else {
+                        return Err(err("the broker is not running".into()));
+                    };
+                    let pause = verb == Lifecycle::Pause;
+                    signal(pid, if pause { Sig::Stop } else { Sig::Cont })
+                        .map_err(|e| err(e.to_string()))?;
+                    *paused = pause;
+                    Ok(())
+                }
+            },
+            Running::Container { container, paused } => {
+                container
+                    .apply(verb, *paused)
+                    .await
+                    .map_err(|e| err(e.to_string()))?;
+                *paused = verb == Lifecycle::Pause;
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends whatever runs, for good.
+    pub(crate) async fn shutdown(self) {
+        match self {
+            Running::External => {}
+            Running::Ref { server, .. } => {
+                if let Some(s) = server {
+                    s.shutdown().await;
+                }
+            }
+            Running::Process { child, paused, .. } => {
+                if let Some(mut c) = child {
+                    if paused {
+                        if let Some(pid) = c.id() {
+                            let _ = signal(pid, Sig::Cont);
+                        }
+                    }
+                    let _ = c.start_kill();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+                }
+            }
+            Running::Container { container, .. } => container.stop().await,
+        }
+    }
+}
+
+/// SIGTERM (after SIGCONT if frozen, or the signal waits), a bounded wait,
+/// then SIGKILL.
+async fn stop_process(mut c: Child, paused: bool) {
+    if let Some(pid) = c.id() {
+        let _ = signal(pid, Sig::Term);
+        if paused {
+            let _ = signal(pid, Sig::Cont);
+        }
+    }
+    if tokio::time::timeout(STOP_WAIT, c.wait()).await.is_err() {
+        let _ = c.start_kill();
+        let _ = c.wait().await;
+    }
+}

@@ -1,0 +1,116 @@
+//! The lifecycle verbs on real brokers: the in-process reference server and
+//! mosquitto (Debian's, started from `targets.yaml`; CI installs it, and
+//! without it the test fails saying so).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mqtt_client::{ConnectOptions, Endpoint, TestClient};
+use mqtt_codec::{Connect, MqttString, ProtocolVersion, ReasonCode};
+use mqtt_targets::{Lifecycle, Target, TargetError, TargetsFile};
+
+/// Long enough for anything that should happen on a loaded machine.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Whether a client gets a CONNACK within `within`.
+async fn answers(endpoint: &Endpoint, within: Duration) -> bool {
+    let v = ProtocolVersion::V311;
+    let options = ConnectOptions::default().version(v).connect_timeout(within);
+    let Ok(mut c) = TestClient::open(endpoint, &options).await else {
+        return false;
+    };
+    let connect = Connect::new(v, MqttString::from_static("lifecycle"));
+    matches!(c.handshake(connect, within).await, Ok(a) if a.reason_code == ReasonCode::SUCCESS)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reference_server_is_killed_and_restarted_on_its_port() {
+    let target = Target::reference().await.unwrap();
+    assert!(answers(&target.endpoint, PATIENCE).await);
+    target.lifecycle(Lifecycle::Kill).await.unwrap();
+    assert!(!answers(&target.endpoint, Duration::from_millis(500)).await);
+    target.lifecycle(Lifecycle::Restart).await.unwrap();
+    assert!(answers(&target.endpoint, PATIENCE).await);
+    target.lifecycle(Lifecycle::Stop).await.unwrap();
+    assert!(!answers(&target.endpoint, Duration::from_millis(500)).await);
+    target.lifecycle(Lifecycle::Restart).await.unwrap();
+    assert!(answers(&target.endpoint, PATIENCE).await);
+    let pause = target.lifecycle(Lifecycle::Pause).await;
+    assert!(
+        matches!(&pause, Err(TargetError::Lifecycle { verb: "pause", .. })),
+        "{pause:?}"
+    );
+    assert!(target
+        .lifecycle_unsupported(Lifecycle::Pause)
+        .await
+        .is_some());
+    assert!(target
+        .lifecycle_unsupported(Lifecycle::Kill)
+        .await
+        .is_none());
+    target.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_the_harness_did_not_start_has_no_lifecycle() {
+    let running = Target::reference().await.unwrap();
+    let external = Target::open(
+        &format!("tcp://{}", running.endpoint.authority()),
+        &TargetsFile::default(),
+        &std::env::temp_dir(),
+    )
+    .await
+    .unwrap();
+    for &verb in Lifecycle::ALL {
+        let reason = external.lifecycle_unsupported(verb).await;
+        assert!(
+            reason.as_deref().unwrap_or("").contains("did not start"),
+            "{reason:?}"
+        );
+        let e = external.lifecycle(verb).await.unwrap_err();
+        assert!(e.to_string().contains(verb.name()), "{e}");
+    }
+    // And the broker behind it is untouched.
+    assert!(answers(&running.endpoint, PATIENCE).await);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mosquitto_is_killed_frozen_thawed_and_restarted() {
+    let targets = TargetsFile::load(&root().join("targets.yaml")).unwrap();
+    let work = std::env::temp_dir().join(format!("lifecycle-{}", std::process::id()));
+    let target = match Target::open("mosquitto", &targets, &work).await {
+        Ok(t) => t,
+        Err(e @ TargetError::NotInstalled { .. }) => {
+            panic!("{e} (CI installs it: apt-get install -y mosquitto)")
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let first = target.process_id().expect("a local process");
+    assert!(answers(&target.endpoint, PATIENCE).await);
+
+    target.lifecycle(Lifecycle::Pause).await.unwrap();
+    // Frozen: the kernel still accepts the TCP connection, nobody answers.
+    assert!(!answers(&target.endpoint, Duration::from_millis(500)).await);
+    target.lifecycle(Lifecycle::Resume).await.unwrap();
+    assert!(answers(&target.endpoint, PATIENCE).await);
+
+    target.lifecycle(Lifecycle::Kill).await.unwrap();
+    assert_eq!(target.process_id(), None);
+    assert!(!answers(&target.endpoint, Duration::from_millis(500)).await);
+    target.lifecycle(Lifecycle::Restart).await.unwrap();
+    let second = target.process_id().expect("running again");
+    assert_ne!(first, second);
+    assert!(answers(&target.endpoint, PATIENCE).await);
+
+    // Stop while frozen still ends it (SIGCONT follows the SIGTERM).
+    target.lifecycle(Lifecycle::Pause).await.unwrap();
+    target.lifecycle(Lifecycle::Stop).await.unwrap();
+    assert_eq!(target.process_id(), None);
+    target.stop().await;
+    let _ = std::fs::remove_dir_all(&work);
+}
