@@ -157,6 +157,15 @@ pub fn from_scenario(scenario: &LoadedScenario, version: VersionTag) -> Option<C
                 });
             }
             Step::ExpectNothing(_) | Step::Sleep(_) => {}
+            // A session shaped by a broken link or broker is no seed: the
+            // fuzzer's connections are direct.
+            Step::Fault(_)
+            | Step::Heal(_)
+            | Step::KillTarget(_)
+            | Step::StopTarget(_)
+            | Step::RestartTarget(_)
+            | Step::PauseTarget(_)
+            | Step::ResumeTarget(_) => return None,
             Step::Drop(d) => {
                 let i = index(&d.client)?;
                 if let Some(conn) = current[i].take() {

@@ -59,6 +59,28 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
+impl Scenario {
+    /// Whether a step breaks links (then every client goes through the
+    /// harness's proxy).
+    pub fn uses_link_faults(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::Fault(_) | Step::Heal(_)))
+    }
+
+    /// The lifecycle verbs its steps apply to the broker (such a scenario
+    /// runs alone: it breaks the broker for everyone).
+    pub fn lifecycle_verbs(&self) -> std::collections::BTreeSet<mqtt_targets::Lifecycle> {
+        self.steps.iter().filter_map(Step::lifecycle).collect()
+    }
+
+    /// Runs with no other scenario in flight: asked for, or needed because
+    /// it acts on the broker.
+    pub fn runs_alone(&self) -> bool {
+        self.exclusive || !self.lifecycle_verbs().is_empty()
+    }
+}
+
 /// The statements a scenario cites.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
@@ -107,6 +129,141 @@ pub enum Step {
     Drop(ClientRef),
     /// Send DISCONNECT and close.
     Disconnect(DisconnectStep),
+    /// Break the network links of some clients (all when none is named),
+    /// until `heal`: latency, bandwidth, stall, slice, close_after,
+    /// partition; or reset them now. Clients connect through the harness's
+    /// proxy in scenarios with fault steps.
+    Fault(FaultStep),
+    /// Clear the link faults of some clients (all when none is named).
+    Heal(HealStep),
+    /// Kill the broker at once (SIGKILL): nothing flushed. Targets the
+    /// harness did not start skip the scenario.
+    KillTarget(TargetStep),
+    /// Stop the broker cleanly (SIGTERM, a bounded wait, then SIGKILL).
+    StopTarget(TargetStep),
+    /// Start the broker again: same port, config and data folder; the
+    /// step ends once it accepts connections.
+    RestartTarget(TargetStep),
+    /// Freeze the broker (SIGSTOP): sockets open, nothing answered.
+    PauseTarget(TargetStep),
+    /// Thaw a frozen broker (SIGCONT).
+    ResumeTarget(TargetStep),
+}
+
+/// A step on the broker itself (`kill_target: {}`); it takes no fields.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetStep {}
+
+/// What a `fault` step does to the links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Every chunk waits `delay` plus up to `jitter`; order kept.
+    Latency,
+    /// At most `bytes_per_sec` each way.
+    Bandwidth,
+    /// Nothing passes either way, both sockets open (half-open).
+    Stall,
+    /// Writes cut into segments of at most `bytes`, `pause` between.
+    Slice,
+    /// The link closes (FIN) after `bytes` more bytes.
+    CloseAfter,
+    /// Cut off: open links stall, new connections reach nothing.
+    Partition,
+    /// RST both ways, now (not a lasting fault: nothing to heal).
+    Reset,
+}
+
+/// `fault`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultStep {
+    /// The clients whose links break; none: every client of the scenario.
+    #[serde(default)]
+    pub clients: Vec<String>,
+    /// What happens to them.
+    pub kind: FaultKind,
+    /// `latency`: the added delay.
+    #[serde(default)]
+    pub delay: Option<Span>,
+    /// `latency`: the random extra, up to this (default none).
+    #[serde(default)]
+    pub jitter: Option<Span>,
+    /// `bandwidth`: the cap.
+    #[serde(default)]
+    pub bytes_per_sec: Option<u64>,
+    /// `slice`: the largest segment; `close_after`: the bytes still
+    /// forwarded.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// `slice`: the wait between segments (default none).
+    #[serde(default)]
+    pub pause: Option<Span>,
+}
+
+impl FaultStep {
+    /// The link fault it sets (`None` for a reset), or what is missing or
+    /// superfluous for its kind.
+    pub fn link_fault(&self) -> Result<Option<mqtt_netfault::LinkFault>, String> {
+        use mqtt_netfault::LinkFault;
+        let kind = format!("{:?}", self.kind).to_lowercase();
+        let given: Vec<&str> = [
+            ("delay", self.delay.is_some()),
+            ("jitter", self.jitter.is_some()),
+            ("bytes_per_sec", self.bytes_per_sec.is_some()),
+            ("bytes", self.bytes.is_some()),
+            ("pause", self.pause.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(n, on)| on.then_some(n))
+        .collect();
+        let allowed: &[&str] = match self.kind {
+            FaultKind::Latency => &["delay", "jitter"],
+            FaultKind::Bandwidth => &["bytes_per_sec"],
+            FaultKind::Slice => &["bytes", "pause"],
+            FaultKind::CloseAfter => &["bytes"],
+            FaultKind::Stall | FaultKind::Partition | FaultKind::Reset => &[],
+        };
+        if let Some(extra) = given.iter().find(|g| !allowed.contains(g)) {
+            return Err(format!("a `{kind}` fault takes no `{extra}`"));
+        }
+        let need = |what: &str| format!("a `{kind}` fault needs `{what}`");
+        Ok(Some(match self.kind {
+            FaultKind::Latency => LinkFault::Latency {
+                delay: self.delay.ok_or_else(|| need("delay"))?.0,
+                jitter: self.jitter.map_or(std::time::Duration::ZERO, |j| j.0),
+            },
+            FaultKind::Bandwidth => LinkFault::Bandwidth {
+                bytes_per_sec: match self.bytes_per_sec.ok_or_else(|| need("bytes_per_sec"))? {
+                    0 => return Err("`bytes_per_sec` must be above 0".into()),
+                    n => n,
+                },
+            },
+            FaultKind::Stall => LinkFault::Stall,
+            FaultKind::Slice => LinkFault::Slice {
+                bytes: match self.bytes.ok_or_else(|| need("bytes"))? {
+                    0 => return Err("`bytes` must be above 0".into()),
+                    n => usize::try_from(n).unwrap_or(usize::MAX),
+                },
+                pause: self.pause.map_or(std::time::Duration::ZERO, |p| p.0),
+            },
+            FaultKind::CloseAfter => LinkFault::CloseAfter {
+                bytes: self.bytes.ok_or_else(|| need("bytes"))?,
+            },
+            FaultKind::Partition => LinkFault::Partition,
+            FaultKind::Reset => return Ok(None),
+        }))
+    }
+}
+
+/// `heal`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealStep {
+    /// The clients whose links heal; none: every client.
+    #[serde(default)]
+    pub clients: Vec<String>,
 }
 
 /// A step that only names a client.
@@ -335,8 +492,28 @@ impl Step {
             Step::ExpectOneOf(s) => &s.client,
             Step::Drop(s) => &s.client,
             Step::Disconnect(s) => &s.client,
-            Step::Sleep(_) => return None,
+            Step::Sleep(_)
+            | Step::Fault(_)
+            | Step::Heal(_)
+            | Step::KillTarget(_)
+            | Step::StopTarget(_)
+            | Step::RestartTarget(_)
+            | Step::PauseTarget(_)
+            | Step::ResumeTarget(_) => return None,
         })
+    }
+
+    /// The lifecycle verb of a target step.
+    pub fn lifecycle(&self) -> Option<mqtt_targets::Lifecycle> {
+        use mqtt_targets::Lifecycle;
+        match self {
+            Step::KillTarget(_) => Some(Lifecycle::Kill),
+            Step::StopTarget(_) => Some(Lifecycle::Stop),
+            Step::RestartTarget(_) => Some(Lifecycle::Restart),
+            Step::PauseTarget(_) => Some(Lifecycle::Pause),
+            Step::ResumeTarget(_) => Some(Lifecycle::Resume),
+            _ => None,
+        }
     }
 
     /// The step's keyword, for messages.
@@ -353,6 +530,13 @@ impl Step {
             Step::Sleep(_) => "sleep",
             Step::Drop(_) => "drop",
             Step::Disconnect(_) => "disconnect",
+            Step::Fault(_) => "fault",
+            Step::Heal(_) => "heal",
+            Step::KillTarget(_) => "kill_target",
+            Step::StopTarget(_) => "stop_target",
+            Step::RestartTarget(_) => "restart_target",
+            Step::PauseTarget(_) => "pause_target",
+            Step::ResumeTarget(_) => "resume_target",
         }
     }
 }

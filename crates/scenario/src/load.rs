@@ -164,6 +164,15 @@ fn check(s: &Scenario, known: Option<&KnownIds>) -> Result<(), (Option<usize>, S
                         .map_err(|e| (Some(i), format!("send: payload_hex: {e}")))?;
                 }
             }
+            Step::Fault(f) => {
+                f.link_fault()
+                    .map_err(|e| (Some(i), format!("fault: {e}")))?;
+                named_clients(&clients, &f.clients)
+                    .map_err(|e| (Some(i), format!("fault: {e}")))?;
+            }
+            Step::Heal(h) => {
+                named_clients(&clients, &h.clients).map_err(|e| (Some(i), format!("heal: {e}")))?;
+            }
             Step::ExpectOneOf(o) if o.any.is_empty() => {
                 return Err((Some(i), "expect_one_of: `any` is empty".into()));
             }
@@ -181,6 +190,14 @@ fn check(s: &Scenario, known: Option<&KnownIds>) -> Result<(), (Option<usize>, S
         }
     }
     Ok(())
+}
+
+/// Every client a fault or heal names is one of the scenario's.
+fn named_clients(clients: &BTreeSet<&str>, named: &[String]) -> Result<(), String> {
+    match named.iter().find(|c| !clients.contains(c.as_str())) {
+        Some(c) => Err(format!("client `{c}` is not listed in `clients`")),
+        None => Ok(()),
+    }
 }
 
 /// Finds the line and column of the `index`-th item of the top-level
@@ -280,6 +297,51 @@ mod tests {
         let e = parse(&bad, Path::new("x.yaml"), None).unwrap_err();
         assert_eq!((e.line, e.column), (8, 3), "{e}");
         assert!(e.message.contains("client `b`"), "{e}");
+    }
+
+    #[test]
+    fn fault_steps_are_checked_for_their_kind_and_clients() {
+        let with = |step: &str| {
+            GOOD.replace(
+                "  - send_raw: { client: a, hex: \"36 00\" }\n",
+                &format!("  - {step}\n"),
+            )
+        };
+        let ok = [
+            "fault: { kind: stall }",
+            "fault: { clients: [a], kind: latency, delay: 200ms, jitter: 20ms }",
+            "fault: { kind: close_after, bytes: 10 }",
+            "fault: { kind: slice, bytes: 3 }",
+            "fault: { kind: reset, clients: [a] }",
+            "heal: {}",
+            "heal: { clients: [a] }",
+            "kill_target: {}",
+            "restart_target: {}",
+        ];
+        for step in ok {
+            let s = parse(&with(step), Path::new("x.yaml"), None)
+                .unwrap_or_else(|e| panic!("{step}: {e}"));
+            assert_eq!(s.steps.len(), 3);
+        }
+        let bad = [
+            ("fault: { kind: latency }", "needs `delay`"),
+            ("fault: { kind: stall, bytes: 3 }", "takes no `bytes`"),
+            ("fault: { kind: bandwidth, bytes_per_sec: 0 }", "above 0"),
+            ("fault: { kind: stall, clients: [z] }", "client `z`"),
+            ("heal: { clients: [z] }", "client `z`"),
+            ("fault: { kind: melt }", "unknown variant"),
+            ("fault: { kind: latency, delay: soon }", "soon"),
+            ("kill_target: { now: true }", "unknown field"),
+        ];
+        for (step, why) in bad {
+            let e = parse(&with(step), Path::new("x.yaml"), None).unwrap_err();
+            assert!(e.message.contains(why), "{step}: {e}");
+            assert_eq!(e.line, 7, "{step}: {e}");
+        }
+        let s = parse(&with("kill_target: {}"), Path::new("x.yaml"), None).unwrap();
+        assert!(s.runs_alone() && !s.uses_link_faults());
+        let s = parse(&with("fault: { kind: stall }"), Path::new("x.yaml"), None).unwrap();
+        assert!(!s.runs_alone() && s.uses_link_faults());
     }
 
     #[test]

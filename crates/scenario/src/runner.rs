@@ -6,5 +6,5 @@ pub mod execute;
 pub mod verdict;
 
 pub use bindings::RunBindings;
-pub use execute::{run_scenario, RunSettings};
+pub use execute::{run_scenario, run_scenario_on, RunSettings};
 pub use verdict::{Evidence, ScenarioRun, Verdict};

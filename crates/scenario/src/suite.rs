@@ -1,6 +1,7 @@
 //! Runs a scenario library against one target: every scenario in every
 //! version both speak, in parallel, skipping (with the reason) what the
-//! target cannot do.
+//! target cannot do. Scenarios that act on the broker (kill, restart,
+//! pause) run last, one at a time, with nothing else in flight.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -9,7 +10,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::load::LoadedScenario;
-use crate::runner::{run_scenario, RunBindings, RunSettings, ScenarioRun, Verdict};
+use crate::runner::{
+    run_scenario, run_scenario_on, RunBindings, RunSettings, ScenarioRun, Verdict,
+};
 use mqtt_targets::Target;
 
 /// Runs `scenarios` against `target`, at most `parallel` at once, calling
@@ -29,6 +32,7 @@ pub async fn run_suite(
     let mut tasks = JoinSet::new();
     let mut results = Vec::new();
     let mut run_number = 0u64;
+    let mut on_broker = Vec::new();
     for s in scenarios {
         for &version in &s.scenario.versions {
             if let Some(reason) = skip_reason(s, version, target) {
@@ -38,6 +42,10 @@ pub async fn run_suite(
                 continue;
             }
             run_number += 1;
+            if !s.scenario.lifecycle_verbs().is_empty() {
+                on_broker.push((s, version, run_number));
+                continue;
+            }
             let bindings = RunBindings::new(run_number, salt);
             let (s, endpoint, settings, gate) = (
                 s.clone(),
@@ -75,12 +83,17 @@ pub async fn run_suite(
         progress(&run);
         results.push(run);
     }
+    for (s, version, n) in on_broker {
+        let run = run_scenario_on(s, version, target, RunBindings::new(n, salt), settings).await;
+        progress(&run);
+        results.push(run);
+    }
     results.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
     results
 }
 
 /// Why `s` is not run in `version` on `target`, if it is not: a version
-/// or capability the target lacks.
+/// or capability the target lacks, or a lifecycle verb it cannot take.
 pub fn skip_reason(
     s: &LoadedScenario,
     version: crate::format::VersionTag,
@@ -96,7 +109,13 @@ pub fn skip_reason(
         .filter(|c| !target.capabilities.contains(c))
         .map(|c| format!("{c:?}"))
         .collect();
-    (!missing.is_empty()).then(|| format!("target lacks {}", missing.join(", ")))
+    if !missing.is_empty() {
+        return Some(format!("target lacks {}", missing.join(", ")));
+    }
+    s.scenario
+        .lifecycle_verbs()
+        .into_iter()
+        .find_map(|verb| target.lifecycle_unsupported(verb))
 }
 
 /// The run of a scenario skipped for `reason` (a capability the target

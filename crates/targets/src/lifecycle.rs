@@ -63,6 +63,32 @@ impl Lifecycle {
     }
 }
 
+/// What kind of broker a target is, for what its lifecycle can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    External,
+    Ref,
+    Process,
+    Container,
+}
+
+impl Kind {
+    /// Why `verb` cannot be applied, if it cannot.
+    pub(crate) fn unsupported(self, verb: Lifecycle) -> Option<String> {
+        match (self, verb) {
+            (Kind::External, _) => Some(
+                "the harness did not start this target, so it cannot kill, stop, restart or pause it"
+                    .into(),
+            ),
+            (Kind::Ref, Lifecycle::Pause | Lifecycle::Resume) => Some(
+                "the in-process reference server shares the harness's process and cannot be frozen"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// The broker behind a target, in whatever state the lifecycle left it.
 pub(crate) enum Running {
     /// Not started by the harness.
@@ -84,18 +110,13 @@ pub(crate) enum Running {
 }
 
 impl Running {
-    /// Why `verb` cannot be applied, if it cannot.
-    pub(crate) fn unsupported(&self, verb: Lifecycle) -> Option<String> {
-        match (self, verb) {
-            (Running::External, _) => Some(
-                "the harness did not start this target, so it cannot kill, stop, restart or pause it"
-                    .into(),
-            ),
-            (Running::Ref { .. }, Lifecycle::Pause | Lifecycle::Resume) => Some(
-                "the in-process reference server shares the harness's process and cannot be frozen"
-                    .into(),
-            ),
-            _ => None,
+    /// What kind of broker it is.
+    pub(crate) fn kind(&self) -> Kind {
+        match self {
+            Running::External => Kind::External,
+            Running::Ref { .. } => Kind::Ref,
+            Running::Process { .. } => Kind::Process,
+            Running::Container { .. } => Kind::Container,
         }
     }
 
@@ -111,7 +132,7 @@ impl Running {
 
     /// Applies `verb`; `name` is the target's, for messages.
     pub(crate) async fn apply(&mut self, verb: Lifecycle, name: &str) -> Result<(), TargetError> {
-        if let Some(reason) = self.unsupported(verb) {
+        if let Some(reason) = self.kind().unsupported(verb) {
             return Err(TargetError::Lifecycle {
                 name: name.to_owned(),
                 verb: verb.name(),

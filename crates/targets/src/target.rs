@@ -16,7 +16,7 @@ use crate::capability::{Capability, VersionTag, ALL_CAPABILITIES};
 use crate::docker;
 use crate::error::TargetError;
 use crate::file::{TargetDef, TargetsFile};
-use crate::lifecycle::{Lifecycle, Running};
+use crate::lifecycle::{Kind, Lifecycle, Running};
 use crate::process::{free_port, Launch};
 
 /// A target ready to be tested; dropping it stops what it started.
@@ -35,6 +35,8 @@ pub struct Target {
     running: Mutex<Running>,
     /// Its process id while it runs as a local process (0: none).
     pid: AtomicU32,
+    /// What its lifecycle can do.
+    kind: Kind,
 }
 
 impl std::fmt::Debug for Target {
@@ -64,6 +66,7 @@ impl Target {
                 parallel: None,
                 running: Mutex::new(Running::External),
                 pid: AtomicU32::new(0),
+                kind: Kind::External,
             });
         }
         if let Some(name) = spec.strip_prefix(docker::SPEC_PREFIX) {
@@ -115,6 +118,7 @@ impl Target {
                 config,
             }),
             pid: AtomicU32::new(0),
+            kind: Kind::Ref,
         })
     }
 
@@ -176,6 +180,7 @@ impl Target {
             versions: def.versions.clone(),
             capabilities: def.capabilities.iter().copied().collect(),
             parallel: def.parallel,
+            kind: running.kind(),
             running: Mutex::new(running),
             pid: AtomicU32::new(pid),
         })
@@ -201,6 +206,7 @@ impl Target {
                 paused: false,
             }),
             pid: AtomicU32::new(0),
+            kind: Kind::Container,
         })
     }
 
@@ -216,8 +222,8 @@ impl Target {
 
     /// Why `verb` cannot be applied to this target, if it cannot (a
     /// target the harness did not start has no lifecycle).
-    pub async fn lifecycle_unsupported(&self, verb: Lifecycle) -> Option<String> {
-        self.running.lock().await.unsupported(verb)
+    pub fn lifecycle_unsupported(&self, verb: Lifecycle) -> Option<String> {
+        self.kind.unsupported(verb)
     }
 
     /// Applies a lifecycle verb (kill, stop, restart, pause, resume; see

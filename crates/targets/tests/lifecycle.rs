@@ -44,14 +44,8 @@ async fn the_reference_server_is_killed_and_restarted_on_its_port() {
         matches!(&pause, Err(TargetError::Lifecycle { verb: "pause", .. })),
         "{pause:?}"
     );
-    assert!(target
-        .lifecycle_unsupported(Lifecycle::Pause)
-        .await
-        .is_some());
-    assert!(target
-        .lifecycle_unsupported(Lifecycle::Kill)
-        .await
-        .is_none());
+    assert!(target.lifecycle_unsupported(Lifecycle::Pause).is_some());
+    assert!(target.lifecycle_unsupported(Lifecycle::Kill).is_none());
     target.stop().await;
 }
 
@@ -66,7 +60,7 @@ async fn a_target_the_harness_did_not_start_has_no_lifecycle() {
     .await
     .unwrap();
     for &verb in Lifecycle::ALL {
-        let reason = external.lifecycle_unsupported(verb).await;
+        let reason = external.lifecycle_unsupported(verb);
         assert!(
             reason.as_deref().unwrap_or("").contains("did not start"),
             "{reason:?}"

@@ -148,7 +148,14 @@ pub async fn run_routes(
             .map_or_else(|| stand.target.endpoint.clone(), FaultProxy::endpoint);
         for s in scenarios {
             for &version in &s.scenario.versions {
-                if let Some(reason) = mqtt_scenario::suite::skip_reason(s, version, &stand.target) {
+                let reason =
+                    mqtt_scenario::suite::skip_reason(s, version, &stand.target).or_else(|| {
+                        (!s.scenario.lifecycle_verbs().is_empty()).then(|| {
+                        "acts on the broker, which the self-check's routes share with their proxy"
+                            .to_owned()
+                    })
+                    });
+                if let Some(reason) = reason {
                     let run = mqtt_scenario::suite::skipped(s, version, reason);
                     progress(&run);
                     runs[ri].push(run);

@@ -8,10 +8,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mqtt_client::{ClientError, ConnectOptions, Endpoint, Matcher, TestClient};
 use mqtt_codec::{Connect, Packet, QoS, ReasonCode, Will};
+use mqtt_netfault::{Proxy, Selector};
+use mqtt_targets::{Lifecycle, Target};
 
 use super::bindings::RunBindings;
 use super::verdict::{Evidence, ScenarioRun, Verdict};
-use crate::format::{ConnectStep, Level, Outcome, PacketMatch, Step, VersionTag, WillSpec};
+use crate::format::{
+    ConnectStep, FaultStep, Level, Outcome, PacketMatch, Step, VersionTag, WillSpec,
+};
 use crate::load::LoadedScenario;
 use crate::packet::{parse_hex, Bindings};
 
@@ -43,6 +47,15 @@ enum Stop {
 
 struct Run<'a> {
     endpoint: &'a Endpoint,
+    /// The scenario's clients, for faults on "every client".
+    names: &'a [String],
+    /// The target, for lifecycle steps.
+    target: Option<&'a Target>,
+    /// The proxy every client goes through when the scenario breaks links:
+    /// each client is a group of its own.
+    proxy: Option<Proxy>,
+    /// What the lifecycle steps left the broker as: (down, frozen).
+    broker: (bool, bool),
     version: VersionTag,
     settings: &'a RunSettings,
     bindings: Arc<RunBindings>,
@@ -61,7 +74,8 @@ struct Run<'a> {
     level: Level,
 }
 
-/// Runs `scenario` in `version` against `endpoint`.
+/// Runs `scenario` in `version` against `endpoint`. A scenario with
+/// lifecycle steps needs the target: see [`run_scenario_on`].
 pub async fn run_scenario(
     scenario: &LoadedScenario,
     version: VersionTag,
@@ -69,10 +83,65 @@ pub async fn run_scenario(
     bindings: RunBindings,
     settings: &RunSettings,
 ) -> ScenarioRun {
+    run(scenario, version, endpoint, None, bindings, settings).await
+}
+
+/// Runs `scenario` in `version` against `target`, whose lifecycle its
+/// target steps may use; a broker left killed or frozen is started or
+/// thawed again at the end, so that the next run finds it up.
+pub async fn run_scenario_on(
+    scenario: &LoadedScenario,
+    version: VersionTag,
+    target: &Target,
+    bindings: RunBindings,
+    settings: &RunSettings,
+) -> ScenarioRun {
+    run(
+        scenario,
+        version,
+        &target.endpoint,
+        Some(target),
+        bindings,
+        settings,
+    )
+    .await
+}
+
+async fn run(
+    scenario: &LoadedScenario,
+    version: VersionTag,
+    endpoint: &Endpoint,
+    target: Option<&Target>,
+    bindings: RunBindings,
+    settings: &RunSettings,
+) -> ScenarioRun {
     let started = Instant::now();
     let s = &scenario.scenario;
+    let proxy = if s.uses_link_faults() {
+        match proxy_for(endpoint).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                return ScenarioRun {
+                    id: scenario.id.clone(),
+                    name: s.name.clone(),
+                    version: version.as_str().to_owned(),
+                    statements: s.statements.for_version(version).to_vec(),
+                    verdict: Verdict::Error(format!("no fault proxy: {e}")),
+                    evidence: None,
+                    duration: started.elapsed(),
+                    trace: None,
+                };
+            }
+        }
+    } else {
+        None
+    };
     let mut run = Run {
         endpoint,
+        names: &s.clients,
+        target,
+        proxy,
+        broker: (false, false),
         version,
         settings,
         bindings: Arc::new(bindings),
@@ -118,6 +187,14 @@ pub async fn run_scenario(
     for c in run.clients.values_mut() {
         c.drop_connection().await;
     }
+    let (verdict, evidence) = match run.restore().await {
+        Ok(()) => (verdict, evidence),
+        Err(e) if verdict == Verdict::Pass => (
+            Verdict::Error(format!("the broker could not be brought back: {e}")),
+            None,
+        ),
+        Err(_) => (verdict, evidence),
+    };
     ScenarioRun {
         id: scenario.id.clone(),
         name: s.name.clone(),
@@ -130,7 +207,118 @@ pub async fn run_scenario(
     }
 }
 
+/// The clients a fault or heal names (all the scenario's when none).
+fn fault_clients<'c>(all: &'c [String], named: &'c [String]) -> &'c [String] {
+    if named.is_empty() {
+        all
+    } else {
+        named
+    }
+}
+
+/// A transparent proxy in front of `endpoint`'s broker (loopback only).
+async fn proxy_for(endpoint: &Endpoint) -> Result<Proxy, String> {
+    if endpoint.scheme.is_tls() {
+        return Err(format!(
+            "link faults need a plain tcp:// or ws:// endpoint, not {}",
+            endpoint.scheme.as_str()
+        ));
+    }
+    let upstream = tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port))
+        .await
+        .map_err(|e| format!("{}: {e}", endpoint.host))?
+        .next()
+        .ok_or_else(|| format!("{}: no address", endpoint.host))?;
+    Proxy::transparent(upstream)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 impl Run<'_> {
+    /// Where client `name` connects: the broker, or its own listener of
+    /// the fault proxy.
+    async fn endpoint_of(&mut self, name: &str) -> std::io::Result<Endpoint> {
+        let Some(proxy) = &self.proxy else {
+            return Ok(self.endpoint.clone());
+        };
+        let addr = proxy.listen(name).await?;
+        Ok(Endpoint {
+            scheme: self.endpoint.scheme,
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            path: self.endpoint.path.clone(),
+        })
+    }
+
+    async fn fault(&mut self, i: usize, step: &Step, f: &FaultStep) -> Result<(), Stop> {
+        let fault = f.link_fault().map_err(|e| Run::error(i, step, e))?;
+        let Some(proxy) = &self.proxy else {
+            return Err(Run::error(i, step, "no fault proxy".into()));
+        };
+        for name in fault_clients(self.names, &f.clients) {
+            // The group exists before its first connection, so a fault set
+            // now reaches the connections to come.
+            proxy
+                .listen(name)
+                .await
+                .map_err(|e| Run::error(i, step, e.to_string()))?;
+            let group = Selector::Group(name.clone());
+            match fault {
+                Some(fault) => {
+                    proxy.apply(&group, fault);
+                }
+                None => {
+                    proxy.reset(&group);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn heal(&mut self, i: usize, step: &Step, clients: &[String]) -> Result<(), Stop> {
+        let Some(proxy) = &self.proxy else {
+            return Err(Run::error(i, step, "no fault proxy".into()));
+        };
+        for name in fault_clients(self.names, clients) {
+            proxy.heal(&Selector::Group(name.clone()));
+        }
+        Ok(())
+    }
+
+    async fn lifecycle(&mut self, i: usize, step: &Step, verb: Lifecycle) -> Result<(), Stop> {
+        let Some(target) = self.target else {
+            return Err(Run::error(
+                i,
+                step,
+                "this run has no target to act on (lifecycle steps run only in a suite)".into(),
+            ));
+        };
+        target
+            .lifecycle(verb)
+            .await
+            .map_err(|e| Run::error(i, step, e.to_string()))?;
+        self.broker = match verb {
+            Lifecycle::Kill | Lifecycle::Stop => (true, false),
+            Lifecycle::Restart | Lifecycle::Resume => (false, false),
+            Lifecycle::Pause => (self.broker.0, true),
+        };
+        Ok(())
+    }
+
+    /// Brings a broker the steps left down or frozen back up.
+    async fn restore(&mut self) -> Result<(), String> {
+        let Some(target) = self.target else {
+            return Ok(());
+        };
+        let verb = match self.broker {
+            (true, _) => Lifecycle::Restart,
+            (false, true) => Lifecycle::Resume,
+            (false, false) => return Ok(()),
+        };
+        self.broker = (false, false);
+        target.lifecycle(verb).await.map_err(|e| e.to_string())
+    }
+
     fn traces(&self) -> String {
         let mut out = String::new();
         for (name, c) in &self.clients {
@@ -369,6 +557,16 @@ impl Run<'_> {
                 tokio::time::sleep(span.0).await;
                 Ok(())
             }
+            Step::Fault(f) => self.fault(i, step, f).await,
+            Step::Heal(h) => self.heal(i, step, &h.clients),
+            Step::KillTarget(_)
+            | Step::StopTarget(_)
+            | Step::RestartTarget(_)
+            | Step::PauseTarget(_)
+            | Step::ResumeTarget(_) => {
+                let verb = step.lifecycle().expect("a target step");
+                self.lifecycle(i, step, verb).await
+            }
             Step::Drop(d) => {
                 let client = self.client(i, step, &d.client)?;
                 client.drop_connection().await;
@@ -431,7 +629,11 @@ impl Run<'_> {
             .client
             .clone()
             .version(self.version.protocol());
-        let mut client = TestClient::open(self.endpoint, &options)
+        let endpoint = self
+            .endpoint_of(&c.client)
+            .await
+            .map_err(|e| Run::error(i, step, e.to_string()))?;
+        let mut client = TestClient::open(&endpoint, &options)
             .await
             .map_err(|e| Run::error(i, step, e.to_string()))?;
         let wait = self.settings.default_wait;
@@ -475,7 +677,11 @@ impl Run<'_> {
             .client
             .clone()
             .version(self.version.protocol());
-        TestClient::open(self.endpoint, &options)
+        let endpoint = self
+            .endpoint_of(name)
+            .await
+            .map_err(|e| Run::error(i, step, e.to_string()))?;
+        TestClient::open(&endpoint, &options)
             .await
             .map_err(|e| Run::error(i, step, e.to_string()))
     }
