@@ -73,7 +73,9 @@ async fn run(policy: Option<FsyncPolicy>, publishers: usize, each: usize, window
     }))
     .await
     .expect("SUBSCRIBE");
-    sub.expect(&Matcher::suback(id), WAIT).await.expect("SUBACK");
+    sub.expect(&Matcher::suback(id), WAIT)
+        .await
+        .expect("SUBACK");
     let mut pubs = Vec::new();
     for i in 0..publishers {
         pubs.push(client(&url, &format!("bench-pub-{i}"), true).await);
@@ -82,7 +84,9 @@ async fn run(policy: Option<FsyncPolicy>, publishers: usize, each: usize, window
     let started = Instant::now();
     let receiver = tokio::spawn(async move {
         for _ in 0..total {
-            sub.expect(&Matcher::publish(), WAIT).await.expect("delivery");
+            sub.expect(&Matcher::publish(), WAIT)
+                .await
+                .expect("delivery");
         }
     });
     let mut tasks = Vec::new();
