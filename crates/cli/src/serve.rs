@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use mqtt_server::{ListenerConfig, ListenerProtocol, RunningServer, ServerConfig};
+use mqtt_server::{
+    DataConfig, FsyncPolicy, ListenerConfig, ListenerProtocol, RunningServer, ServerConfig,
+};
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -19,6 +21,18 @@ pub(crate) struct ServeArgs {
     /// WebSocket listener address.
     #[arg(long)]
     ws: Vec<SocketAddr>,
+    /// Keep sessions, queued and in-flight messages and retained messages
+    /// in DIR (created if absent) across restarts, each change written
+    /// before the acknowledgement that promises it. Without it (and
+    /// without `data:` in the config) everything is in memory.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// With --data: `always` (fsync every input's commit before its
+    /// acknowledgements; the default), `batch` (group commit, fsync'd
+    /// before the acknowledgements) or `never` (no fsync: survives a
+    /// killed process, not a power loss).
+    #[arg(long, value_name = "POLICY")]
+    fsync: Option<FsyncPolicy>,
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -41,13 +55,36 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !flags.is_empty() {
         config.listeners = flags;
     }
-    let server = RunningServer::start(config)
+    if let Some(dir) = args.data {
+        let fsync = config.data.as_ref().map(|d| d.fsync).unwrap_or_default();
+        config.data = Some(DataConfig { dir, fsync });
+    }
+    match (&mut config.data, args.fsync) {
+        (Some(d), Some(f)) => d.fsync = f,
+        (None, Some(_)) => anyhow::bail!("--fsync needs --data DIR (or `data:` in the config)"),
+        _ => {}
+    }
+    let mut server = RunningServer::start(config)
         .await
         .context("starting the reference broker")?;
+    match server.data() {
+        Some((file, fsync)) => println!(
+            "mqtt-harness serve: durable state in {} (fsync {fsync}: {})",
+            file.display(),
+            fsync.describe()
+        ),
+        None => println!("mqtt-harness serve: state in memory (no --data)"),
+    }
     for (protocol, addr) in server.listeners() {
         println!("mqtt-harness serve: {protocol:?} listener on {addr}");
     }
-    wait_for_signal().await?;
+    tokio::select! {
+        r = wait_for_signal() => r?,
+        why = server.failed() => {
+            server.shutdown().await;
+            anyhow::bail!("the broker stopped: {why}");
+        }
+    }
     eprintln!("mqtt-harness serve: shutting down");
     server.shutdown().await;
     Ok(())

@@ -7,7 +7,7 @@ use crate::time::Time;
 use mqtt_codec::Publish;
 
 /// Where an outbound QoS 1 or 2 delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OutState {
     /// QoS 1 PUBLISH sent, PUBACK awaited (MQTT-4.3.2-3).
     AwaitingPubAck,
@@ -19,9 +19,10 @@ pub enum OutState {
 
 /// One in-flight delivery: the PUBLISH as first sent (DUP 0), its state and
 /// its place in sending order (redelivery keeps it, MQTT-4.6.0-1).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutFlight {
     /// The PUBLISH sent.
+    #[serde(with = "crate::durable::wire")]
     pub publish: Publish,
     /// Where it stands.
     pub state: OutState,
@@ -129,6 +130,32 @@ impl Inflight {
     /// Packet ids in flight.
     pub fn ids(&self) -> impl Iterator<Item = u16> + '_ {
         self.entries.keys().copied()
+    }
+
+    /// The window as a durable value: every entry and the counters.
+    pub fn export(&self) -> crate::durable::DurableInflight {
+        crate::durable::DurableInflight {
+            entries: self.entries.values().cloned().collect(),
+            last_id: self.last_id,
+            seq: self.seq,
+        }
+    }
+
+    /// The window [`Inflight::export`] gave; `Err` with the packet id of an
+    /// entry whose id is 0 or repeated.
+    pub fn import(d: crate::durable::DurableInflight) -> Result<Self, u16> {
+        let mut entries = BTreeMap::new();
+        for e in d.entries {
+            let id = e.publish.packet_id;
+            if id == 0 || entries.insert(id, e).is_some() {
+                return Err(id);
+            }
+        }
+        Ok(Inflight {
+            entries,
+            last_id: d.last_id,
+            seq: d.seq,
+        })
     }
 
     /// Entries in the order they were first sent, for redelivery on

@@ -34,6 +34,7 @@ pub mod alternatives;
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod durable;
 pub mod error;
 pub mod inflight;
 pub mod message;
@@ -47,6 +48,7 @@ pub mod will;
 
 pub use broker::{Broker, WillAction};
 pub use config::Config;
+pub use durable::{Changes, DurableSession, DurableState, RestoreError};
 pub use error::ModelError;
 pub use message::Message;
 pub use output::{CloseKind, CloseReason, DropReason, Output, TraceEvent};

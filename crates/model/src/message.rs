@@ -8,13 +8,14 @@ use crate::time::Time;
 /// An Application Message held by the broker: the PUBLISH it came in
 /// (topic resolved from any alias, packet id 0, DUP 0, alias and
 /// subscription identifiers removed), who published it, and when.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     /// The message as received: topic, QoS, RETAIN, payload and the
     /// properties forwarded unchanged (Payload Format Indicator, Content
     /// Type, Response Topic, Correlation Data, User Properties:
     /// MQTT-3.3.2-4/15/16/17/18/20). The Message Expiry Interval is the
     /// received one and is recomputed on every delivery (MQTT-3.3.2-6).
+    #[serde(with = "crate::durable::wire")]
     pub publish: Publish,
     /// The publisher's client id (for No Local, MQTT-3.8.3-3).
     pub publisher: Option<String>,

@@ -57,11 +57,36 @@ impl RetainedStore {
         self.by_topic.get(topic)
     }
 
+    /// Every retained message, in topic order.
+    pub fn iter(&self) -> impl Iterator<Item = &Message> {
+        self.by_topic.values()
+    }
+
+    /// Stores `m` as its topic's retained message, as restored from a
+    /// durable store (no check of its payload).
+    pub fn insert(&mut self, m: Message) {
+        self.by_topic.insert(m.topic().to_owned(), m);
+    }
+
+    /// Removes the messages whose Message Expiry Interval has passed
+    /// (MQTT-3.3.2-5) and returns their topics.
+    pub fn purge_expired(&mut self, now: Time) -> Vec<String> {
+        let mut gone = Vec::new();
+        self.by_topic.retain(|t, m| {
+            let keep = !m.is_expired(now);
+            if !keep {
+                gone.push(t.clone());
+            }
+            keep
+        });
+        gone
+    }
+
     /// Retained messages matching `filter` that have not expired, in topic
     /// order; expired ones are removed (MQTT-3.3.2-5). This scans the
     /// store: subscribing is rarer than publishing.
     pub fn matching(&mut self, filter: &str, now: Time) -> Vec<Message> {
-        self.by_topic.retain(|_, m| !m.is_expired(now));
+        self.purge_expired(now);
         self.by_topic
             .iter()
             .filter(|(t, _)| matches(filter, t))

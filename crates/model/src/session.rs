@@ -14,7 +14,7 @@ use crate::time::{ConnId, Time};
 pub const NEVER_EXPIRES: u32 = u32::MAX;
 
 /// A subscription as recorded in its session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredSub {
     /// Granted options and identifier.
     pub entry: SubEntry,
@@ -25,11 +25,12 @@ pub struct StoredSub {
 /// A message waiting for the in-flight window or for the client to come
 /// back: the message, the QoS and RETAIN it will be sent with and the
 /// Subscription Identifiers to attach.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Queued {
     /// The message.
     pub message: Message,
     /// Delivery QoS (min of published and granted, MQTT-3.8.4-8 in 5.0).
+    #[serde(with = "crate::durable::qos_bits")]
     pub qos: QoS,
     /// RETAIN flag to send.
     pub retain: bool,

@@ -3,7 +3,20 @@
 /// A point in time, in milliseconds since an origin the caller chooses.
 /// The model never reads a clock: every input carries `now` (sans-IO,
 /// in the manner of quinn-proto's `handle_timeout(now)`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Time(pub u64);
 
 impl Time {

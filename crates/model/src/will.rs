@@ -8,7 +8,7 @@ use crate::time::Time;
 
 /// A Will Message to publish at `due` unless the client reconnects first
 /// (MQTT-3.1.3-9) or its session ends first (then at once, MQTT-3.1.2-8).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PendingWill {
     /// The message.
     pub message: Message,
@@ -34,6 +34,11 @@ impl PendingWills {
     /// Schedules `client_id`'s will.
     pub fn schedule(&mut self, client_id: &str, will: PendingWill) {
         self.by_client.insert(client_id.to_owned(), will);
+    }
+
+    /// `client_id`'s pending will.
+    pub fn get(&self, client_id: &str) -> Option<&PendingWill> {
+        self.by_client.get(client_id)
     }
 
     /// Cancels and returns `client_id`'s pending will.

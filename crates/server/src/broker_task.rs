@@ -1,6 +1,13 @@
 //! The task that owns the broker model: connections send it what they
 //! decoded, it feeds the model with the time, and routes the model's
 //! outputs back to the connections.
+//!
+//! With a durable store, what a batch of inputs changed is committed
+//! before any output of that batch is routed: no acknowledgement (PUBACK,
+//! PUBREC, PUBCOMP, SUBACK, CONNACK) and no forwarded message leaves before
+//! the state it reveals is written. With `fsync always` the batch is one
+//! input; otherwise it is what was waiting (group commit). Without a store
+//! none of this runs.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,6 +16,8 @@ use mqtt_codec::{Packet, ProtocolVersion, Violation};
 use mqtt_model::{Broker, CloseReason, ConnId, Output, Time};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+
+use crate::store::{FsyncPolicy, Store, StoreError};
 
 /// What a connection tells the broker.
 // Boxing the packet would cost an allocation per packet on the hot path.
@@ -44,44 +53,128 @@ pub(crate) enum Outbound {
 /// considered too slow and disconnected.
 pub(crate) const OUTBOUND_CAPACITY: usize = 100_000;
 
-/// Milliseconds since the server started, as the model's time.
-fn now(start: Instant) -> Time {
-    Time(start.elapsed().as_millis() as u64)
+/// The model's time: milliseconds since `origin` as seen at `start`, plus
+/// the monotonic time elapsed since. In memory the origin is the server's
+/// start; with a store it is the Unix epoch (wall clock), so that the
+/// times kept (session expiry, message expiry, Will delays) mean the same
+/// after a restart.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    start: Instant,
+    origin_ms: u64,
 }
+
+impl Clock {
+    /// Time from the server's start.
+    pub(crate) fn monotonic() -> Clock {
+        Clock {
+            start: Instant::now(),
+            origin_ms: 0,
+        }
+    }
+
+    /// Wall-clock time (milliseconds since the Unix epoch at start, then
+    /// monotonic).
+    pub(crate) fn wall() -> Clock {
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Clock {
+            start: Instant::now(),
+            origin_ms: epoch,
+        }
+    }
+
+    /// Now, as the model's time.
+    pub(crate) fn now(&self) -> Time {
+        Time(self.origin_ms + self.start.elapsed().as_millis() as u64)
+    }
+
+    /// The instant of a model time.
+    fn instant(&self, t: Time) -> Instant {
+        self.start + Duration::from_millis(t.0.saturating_sub(self.origin_ms))
+    }
+}
+
+/// Where the broker task reports why it stopped on its own: the store
+/// failed, and nothing more may be acknowledged.
+pub(crate) type Failure = watch::Sender<Option<String>>;
 
 pub(crate) async fn run(
     mut broker: Broker,
     mut rx: mpsc::Receiver<Command>,
     mut shutdown: watch::Receiver<bool>,
+    clock: Clock,
+    mut store: Option<Store>,
+    failure: Option<Failure>,
 ) {
-    let start = Instant::now();
     let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
     let mut timers = TimerCache::default();
+    // `fsync always`: every input is committed (and its outputs routed)
+    // on its own.
+    let each = store
+        .as_ref()
+        .is_some_and(|s| s.policy() == FsyncPolicy::Always);
     loop {
-        let deadline = timers.wake_at(&broker, start);
+        let deadline = timers.wake_at(&broker, clock);
+        let mut flushed = Ok(());
         tokio::select! {
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else { break };
-                handle(&mut broker, &mut conns, cmd, now(start));
+                handle(&mut broker, &mut conns, cmd, clock.now());
                 // Take what else is already waiting before routing outputs.
                 for _ in 0..256 {
+                    if each {
+                        flushed = flushed.and_then(|()| flush(&mut broker, &mut conns, &mut store, clock));
+                    }
                     match rx.try_recv() {
-                        Ok(cmd) => handle(&mut broker, &mut conns, cmd, now(start)),
+                        Ok(cmd) => handle(&mut broker, &mut conns, cmd, clock.now()),
                         Err(_) => break,
                     }
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {
                 if timers.is_due() {
-                    broker.tick(now(start));
+                    broker.tick(clock.now());
                     timers.invalidate();
                 }
             }
             _ = shutdown.changed() => break,
         }
-        route(&mut broker, &mut conns, start);
+        if let Err(e) = flushed.and_then(|()| flush(&mut broker, &mut conns, &mut store, clock)) {
+            // Nothing more may be acknowledged: stop serving. What was
+            // committed stays; the outputs of this batch are never sent.
+            tracing::error!("durable store failed; the broker stops: {e}");
+            if let Some(f) = &failure {
+                let _ = f.send(Some(e.to_string()));
+            }
+            break;
+        }
     }
     tracing::debug!("broker stopped; closing {} connections", conns.len());
+}
+
+/// Commits what the inputs so far changed (with a store), then routes
+/// their outputs. A connection found gone while routing is an input too,
+/// whose own outputs (a Will) are committed before they are routed.
+fn flush(
+    broker: &mut Broker,
+    conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>,
+    store: &mut Option<Store>,
+    clock: Clock,
+) -> Result<(), StoreError> {
+    loop {
+        if let Some(store) = store {
+            store.commit(broker)?;
+        }
+        let gone = route(broker, conns);
+        if gone.is_empty() {
+            return Ok(());
+        }
+        for conn in gone {
+            let _ = broker.connection_closed(conn, clock.now());
+        }
+    }
 }
 
 /// How stale the broker task lets its copy of the model's next timer get.
@@ -105,14 +198,12 @@ struct TimerCache {
 impl TimerCache {
     /// When the broker task must next wake: the model's next timer, or the
     /// moment the cached answer goes stale, whichever is first.
-    fn wake_at(&mut self, broker: &Broker, start: Instant) -> Instant {
+    fn wake_at(&mut self, broker: &Broker, clock: Clock) -> Instant {
         let now = Instant::now();
         let (asked_at, due) = match self.asked {
             Some((at, due)) if now < at + TIMER_STALENESS => (at, due),
             _ => {
-                let due = broker
-                    .next_timeout()
-                    .map(|t| start + Duration::from_millis(t.0));
+                let due = broker.next_timeout().map(|t| clock.instant(t));
                 self.asked = Some((now, due));
                 (now, due)
             }
@@ -165,7 +256,10 @@ fn handle(
     }
 }
 
-fn route(broker: &mut Broker, conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>, start: Instant) {
+/// Routes the model's outputs to the connections; returns the connections
+/// found gone or too slow, which the broker must be told about.
+fn route(broker: &mut Broker, conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>) -> Vec<ConnId> {
+    let mut gone = Vec::new();
     while let Some(output) = broker.poll_output() {
         match output {
             Output::Send {
@@ -189,7 +283,7 @@ fn route(broker: &mut Broker, conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>
                         }
                     }
                     conns.remove(&conn);
-                    let _ = broker.connection_closed(conn, now(start));
+                    gone.push(conn);
                 }
             }
             Output::Close { conn, reason } => {
@@ -200,4 +294,5 @@ fn route(broker: &mut Broker, conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>
             Output::Event(event) => tracing::trace!(?event),
         }
     }
+    gone
 }

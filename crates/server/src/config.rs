@@ -84,6 +84,11 @@ pub struct ServerConfig {
     /// The decision when no ACL rule applies (default: allow).
     #[serde(default = "yes")]
     pub acl_default_allow: bool,
+    /// Durable state (`data: { dir: DIR, fsync: always }`): sessions,
+    /// queued and in-flight messages and retained messages kept in
+    /// `DIR/state.redb` across restarts. Absent: everything in memory.
+    #[serde(default)]
+    pub data: Option<crate::store::DataConfig>,
 }
 
 fn yes() -> bool {
@@ -108,6 +113,7 @@ impl Default for ServerConfig {
             allow_anonymous: None,
             acl: Vec::new(),
             acl_default_allow: true,
+            data: None,
         }
     }
 }

@@ -24,7 +24,14 @@ where
         .unwrap_or(mqtt_codec::MAX_POSSIBLE_PACKET_SIZE);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(4096);
-    let broker = tokio::spawn(broker_task::run(Broker::new(config), cmd_rx, shutdown_rx));
+    let broker = tokio::spawn(broker_task::run(
+        Broker::new(config),
+        cmd_rx,
+        shutdown_rx,
+        broker_task::Clock::monotonic(),
+        None,
+        None,
+    ));
     let mut conns = JoinSet::new();
     for (i, stream) in streams.into_iter().enumerate() {
         let (r, w) = tokio::io::split(stream);

@@ -18,8 +18,10 @@ mod connection;
 #[doc(hidden)]
 pub mod fuzzing;
 mod server;
+pub mod store;
 mod transport;
 
 pub use config::{ConfigError, ListenerConfig, ListenerProtocol, ServerConfig};
 pub use server::{RunningServer, ServerError};
+pub use store::{DataConfig, FsyncPolicy, StoreError};
 pub use transport::tls::TlsError;

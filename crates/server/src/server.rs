@@ -12,9 +12,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use crate::broker_task::{self, Command};
+use crate::broker_task::{self, Clock, Command};
 use crate::config::{ListenerProtocol, ServerConfig};
 use crate::connection::serve;
+use crate::store::{self, FsyncPolicy};
 use crate::transport::stream::{StreamReader, StreamWriter};
 use crate::transport::{tls, ws};
 
@@ -40,6 +41,9 @@ pub enum ServerError {
     /// No listener is configured.
     #[error("no listener configured")]
     NoListener,
+    /// The durable store (`--data DIR`) could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// A started server. Dropping it does not stop it: call
@@ -49,6 +53,8 @@ pub struct RunningServer {
     listeners: Vec<(ListenerProtocol, SocketAddr)>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    failure: watch::Receiver<Option<String>>,
+    data: Option<(std::path::PathBuf, FsyncPolicy)>,
 }
 
 impl RunningServer {
@@ -61,11 +67,25 @@ impl RunningServer {
         let max_packet_size = model_config
             .maximum_packet_size
             .unwrap_or(mqtt_codec::MAX_POSSIBLE_PACKET_SIZE);
-        let broker = Broker::with_policies(
+        let mut broker = Broker::with_policies(
             model_config,
             Box::new(config.authenticator()),
             Box::new(config.authorizer()),
         );
+        // With a store, the model's time is the wall clock, and the state
+        // is read (and the restart's changes written) before any listener
+        // accepts a connection.
+        let (clock, store) = match &config.data {
+            Some(data) => {
+                let clock = Clock::wall();
+                let store = store::open_into(data, &mut broker, clock.now())?;
+                while broker.poll_output().is_some() {}
+                (clock, Some(store))
+            }
+            None => (Clock::monotonic(), None),
+        };
+        let data = store.as_ref().map(|s| (s.path().to_owned(), s.policy()));
+        let (failure_tx, failure) = watch::channel(None);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (cmd_tx, cmd_rx) = mpsc::channel::<Command>(4096);
         let mut tasks = JoinSet::new();
@@ -100,11 +120,20 @@ impl RunningServer {
                 max_packet_size,
             ));
         }
-        tasks.spawn(broker_task::run(broker, cmd_rx, shutdown_rx));
+        tasks.spawn(broker_task::run(
+            broker,
+            cmd_rx,
+            shutdown_rx,
+            clock,
+            store,
+            Some(failure_tx),
+        ));
         Ok(RunningServer {
             listeners: bound,
             shutdown,
             tasks,
+            failure,
+            data,
         })
     }
 
@@ -114,6 +143,26 @@ impl RunningServer {
             .iter()
             .find(|(p, _)| *p == protocol)
             .map(|(_, a)| *a)
+    }
+
+    /// The store's file and fsync policy, when the state is durable.
+    pub fn data(&self) -> Option<(&std::path::Path, FsyncPolicy)> {
+        self.data.as_ref().map(|(p, f)| (p.as_path(), *f))
+    }
+
+    /// Resolves if the server stops serving on its own: its durable store
+    /// failed, so it acknowledges nothing more. The message says why.
+    /// Never resolves for a server that keeps its state in memory.
+    pub async fn failed(&mut self) -> String {
+        loop {
+            if let Some(m) = self.failure.borrow_and_update().clone() {
+                return m;
+            }
+            if self.failure.changed().await.is_err() {
+                // The broker task ended without a failure (shutdown).
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Every listener and its bound address.

@@ -70,9 +70,41 @@ impl Broker {
             client_id: Some(client_id.clone()),
         });
         let now = self.now;
+        let owned = self
+            .sessions
+            .get(&client_id)
+            .is_some_and(|s| s.conn == Some(conn));
+        let will_msg = c.will.as_ref().map(|w| {
+            let delay = if c.version.is_v5() {
+                w.properties.will_delay_interval.unwrap_or(0)
+            } else {
+                0
+            };
+            (Message::from_will(w, &client_id, now), delay)
+        });
+        self.went_offline(&client_id, owned, keep_session, will, will_msg, c.username);
+    }
+
+    /// The connection serving `client_id` is gone (`owned`: the session
+    /// was still its own), with `will_msg` its Will and Will Delay and
+    /// `owner` the user that set it: the session goes offline (and ends
+    /// now if its expiry interval is 0, unless `keep_session`), and the
+    /// Will is published, scheduled or discarded per `will`. Shared by a
+    /// connection's end and a restart's restore.
+    pub(super) fn went_offline(
+        &mut self,
+        client_id: &str,
+        owned: bool,
+        keep_session: bool,
+        will: WillAction,
+        will_msg: Option<(Message, u32)>,
+        owner: Option<String>,
+    ) {
+        let now = self.now;
+        let client_id = client_id.to_owned();
         let mut ends_now = false;
-        if let Some(s) = self.sessions.get_mut(&client_id) {
-            if s.conn == Some(conn) {
+        if owned {
+            if let Some(s) = self.sessions.get_mut(&client_id) {
                 s.conn = None;
                 ends_now = s.expiry_interval == 0 && !keep_session;
                 s.expires_at = if keep_session {
@@ -82,15 +114,6 @@ impl Broker {
                 };
             }
         }
-        let will_msg = c.will.as_ref().map(|w| {
-            let delay = if c.version.is_v5() {
-                w.properties.will_delay_interval.unwrap_or(0)
-            } else {
-                0
-            };
-            (Message::from_will(w, &client_id, now), delay)
-        });
-        let owner = c.username;
         if ends_now {
             self.end_session(&client_id);
         }
@@ -106,6 +129,7 @@ impl Broker {
                 if wait == 0 || ends_now {
                     self.publish_will(&client_id, owner.as_deref(), msg);
                 } else {
+                    self.sessions.mark(&client_id);
                     self.wills.schedule(
                         &client_id,
                         PendingWill {
@@ -225,6 +249,7 @@ impl Broker {
             );
         }
         for (client_id, w) in self.wills.take_due(now) {
+            self.sessions.mark(&client_id);
             self.publish_will(&client_id, w.username.as_deref(), w.message);
         }
         let expired: Vec<String> = self

@@ -34,6 +34,7 @@ impl Broker {
     fn assign_client_id(&mut self) -> String {
         loop {
             self.assigned_ids += 1;
+            self.mark_meta();
             let id = format!("{}{}", self.config.assigned_id_prefix, self.assigned_ids);
             if !self.sessions.contains_key(&id) {
                 return id;
@@ -159,8 +160,7 @@ impl Broker {
         let session_present = self.sessions.contains_key(&client_id);
         let session = self
             .sessions
-            .entry(client_id.clone())
-            .or_insert_with(|| Session::new(&client_id, expiry));
+            .get_or_insert_with(&client_id, || Session::new(&client_id, expiry));
         session.expiry_interval = expiry;
         session.expires_at = None;
         session.conn = Some(conn);

@@ -60,6 +60,7 @@ impl Broker {
         let open = self.authorizer.is_open();
         if msg.publish.retain {
             let topic = msg.topic().to_owned();
+            self.mark_retained(&topic);
             let e = match self.retained.apply(&msg) {
                 RetainChange::Stored => TraceEvent::RetainedStored { topic },
                 RetainChange::Cleared => TraceEvent::RetainedCleared { topic },
@@ -112,7 +113,7 @@ impl Broker {
             }
             let connected: Vec<&(&str, _)> = members
                 .iter()
-                .filter(|(c, _)| self.sessions.get(*c).is_some_and(|s| s.conn.is_some()))
+                .filter(|(c, _)| self.sessions.get(c).is_some_and(|s| s.conn.is_some()))
                 .collect();
             let pool: Vec<&(&str, _)> = if connected.is_empty() {
                 members.iter().collect()
@@ -127,6 +128,9 @@ impl Broker {
                 continue;
             };
             *cursor = cursor.wrapping_add(1);
+            if self.retained_changed.is_some() {
+                self.meta_changed = true;
+            }
             copies.push(Copy {
                 client_id: (*client).to_owned(),
                 qos: msg.qos().min(entry.options.qos),
@@ -161,7 +165,13 @@ impl Broker {
         ids: Vec<u32>,
     ) {
         let max = self.config.max_queued_messages;
-        let Some(s) = self.sessions.get_mut(client_id) else {
+        // A QoS 0 copy changes nothing durable: sent or dropped.
+        let s = if qos == QoS::AtMostOnce {
+            self.sessions.get_mut_quiet(client_id)
+        } else {
+            self.sessions.get_mut(client_id)
+        };
+        let Some(s) = s else {
             return;
         };
         let q = Queued {
@@ -230,7 +240,12 @@ impl Broker {
     /// if it could not (no packet id free: the copy goes back to the queue).
     fn transmit(&mut self, client_id: &str, q: Queued) -> bool {
         let now = self.now;
-        let Some(s) = self.sessions.get_mut(client_id) else {
+        let s = if q.qos == QoS::AtMostOnce {
+            self.sessions.get_mut_quiet(client_id)
+        } else {
+            self.sessions.get_mut(client_id)
+        };
+        let Some(s) = s else {
             return false;
         };
         let Some(conn) = s.conn.and_then(|c| self.conns.get(&c)) else {

@@ -8,11 +8,13 @@
 mod close;
 mod connect;
 mod deliver;
+mod durable;
 mod publish;
+mod sessions;
 mod subscribe;
 mod will_action;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use mqtt_codec::{Auth, Packet, ProtocolVersion, ReasonCode, Violation};
 
@@ -26,6 +28,7 @@ use crate::session::Session;
 use crate::subscriptions::Subscriptions;
 use crate::time::{ConnId, Time};
 use crate::will::PendingWills;
+use sessions::SessionMap;
 
 pub use will_action::WillAction;
 
@@ -38,7 +41,7 @@ pub struct Broker {
     authenticator: Box<dyn Authenticator>,
     authorizer: Box<dyn Authorizer>,
     conns: BTreeMap<ConnId, Connection>,
-    sessions: BTreeMap<String, Session>,
+    sessions: SessionMap,
     subs: Subscriptions,
     retained: RetainedStore,
     wills: PendingWills,
@@ -47,6 +50,10 @@ pub struct Broker {
     shared_cursor: BTreeMap<(String, String), usize>,
     assigned_ids: u64,
     now: Time,
+    /// Retained topics changed, while change tracking is on.
+    retained_changed: Option<BTreeSet<String>>,
+    /// The counters of [`crate::durable::DurableMeta`] changed.
+    meta_changed: bool,
 }
 
 impl Broker {
@@ -67,7 +74,7 @@ impl Broker {
             authenticator,
             authorizer,
             conns: BTreeMap::new(),
-            sessions: BTreeMap::new(),
+            sessions: SessionMap::default(),
             subs: Subscriptions::new(),
             retained: RetainedStore::new(),
             wills: PendingWills::new(),
@@ -75,6 +82,8 @@ impl Broker {
             shared_cursor: BTreeMap::new(),
             assigned_ids: 0,
             now: Time::ZERO,
+            retained_changed: None,
+            meta_changed: false,
         }
     }
 

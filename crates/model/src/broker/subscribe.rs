@@ -112,6 +112,9 @@ impl Broker {
                         RetainHandling::DoNotSend => false,
                     };
                 if send_retained {
+                    for topic in self.retained.purge_expired(self.now) {
+                        self.mark_retained(&topic);
+                    }
                     for m in self.retained.matching(inner, self.now) {
                         // Only what the subscriber may read, topic by
                         // topic: a filter granted is not every topic it

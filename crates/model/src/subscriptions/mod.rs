@@ -11,9 +11,10 @@ pub use trie::TopicTrie;
 
 /// One subscription as the server holds it: the options granted (QoS
 /// downgraded to the granted QoS) and the Subscription Identifier (5.0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SubEntry {
     /// Options, with `qos` the granted QoS.
+    #[serde(with = "crate::durable::sub_options")]
     pub options: SubscriptionOptions,
     /// Subscription Identifier (5.0 §3.8.2.1.2), if any.
     pub identifier: Option<u32>,
