@@ -15,7 +15,7 @@
 //!
 //! The model never does IO: these are values, serialized with serde by the
 //! caller. The types here (and the model types they hold: [`Message`],
-//! [`Queued`], [`StoredSub`], [`OutFlight`], [`PendingWill`]) *are* the
+//! [`Queued`], [`StoredSub`], [`OutFlight`](crate::inflight::OutFlight), [`PendingWill`]) *are* the
 //! format: a change to any of their fields is a change of format and needs
 //! a new schema version in the store. A PUBLISH is kept as its MQTT 5.0
 //! encoding (the codec's own, stable, format), so the format does not
@@ -36,7 +36,7 @@ use std::collections::BTreeSet;
 use mqtt_codec::Publish;
 use serde::{Deserialize, Serialize};
 
-use crate::inflight::OutFlight;
+pub use crate::inflight::DurableInflight;
 use crate::message::Message;
 use crate::session::{Queued, StoredSub};
 use crate::time::Time;
@@ -96,17 +96,6 @@ pub struct LiveWill {
     pub delay: u32,
     /// The user name of the connection that set it.
     pub username: Option<String>,
-}
-
-/// The in-flight window of a session.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DurableInflight {
-    /// Entries by packet id.
-    pub entries: Vec<OutFlight>,
-    /// The last packet id allocated.
-    pub last_id: u16,
-    /// The last sending-order number given.
-    pub seq: u64,
 }
 
 /// Broker-wide counters, kept so that a restored broker answers exactly as

@@ -133,8 +133,8 @@ impl Inflight {
     }
 
     /// The window as a durable value: every entry and the counters.
-    pub fn export(&self) -> crate::durable::DurableInflight {
-        crate::durable::DurableInflight {
+    pub fn export(&self) -> DurableInflight {
+        DurableInflight {
             entries: self.entries.values().cloned().collect(),
             last_id: self.last_id,
             seq: self.seq,
@@ -143,7 +143,7 @@ impl Inflight {
 
     /// The window [`Inflight::export`] gave; `Err` with the packet id of an
     /// entry whose id is 0 or repeated.
-    pub fn import(d: crate::durable::DurableInflight) -> Result<Self, u16> {
+    pub fn import(d: DurableInflight) -> Result<Self, u16> {
         let mut entries = BTreeMap::new();
         for e in d.entries {
             let id = e.publish.packet_id;
@@ -165,6 +165,17 @@ impl Inflight {
         v.sort_by_key(|e| e.seq);
         v
     }
+}
+
+/// The in-flight window of a session.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DurableInflight {
+    /// Entries by packet id.
+    pub entries: Vec<OutFlight>,
+    /// The last packet id allocated.
+    pub last_id: u16,
+    /// The last sending-order number given.
+    pub seq: u64,
 }
 
 #[cfg(test)]

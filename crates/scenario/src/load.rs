@@ -229,14 +229,15 @@ fn locate_step(text: &str, index: usize) -> Option<(usize, usize)> {
     None
 }
 
-/// Loads every `*.yaml` under `root/v3`, `root/v5` and `root/both`
+/// Loads every `*.yaml` under `root/v3`, `root/v5`, `root/both` and
+/// `root/faults` (scenarios that break links or the broker)
 /// (recursively), sorted by id. Files that fail to load are returned beside the others.
 pub fn load_dir(
     root: &Path,
     known_ids: Option<&KnownIds>,
 ) -> (Vec<LoadedScenario>, Vec<LoadError>) {
     let mut files = Vec::new();
-    for sub in ["v3", "v5", "both"] {
+    for sub in ["v3", "v5", "both", "faults"] {
         collect(&root.join(sub), &mut files);
     }
     files.sort();

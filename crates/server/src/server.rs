@@ -175,6 +175,15 @@ impl RunningServer {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
     }
+
+    /// Ends at once, as a crash would: the listeners and the broker task
+    /// are aborted mid-step, nothing is flushed and no Will is sent;
+    /// connections end as they find the broker gone. Returns once the
+    /// listening ports (and a data store) are released, so that a restart
+    /// can bind them again.
+    pub async fn kill(mut self) {
+        self.tasks.shutdown().await;
+    }
 }
 
 async fn accept_loop(

@@ -58,10 +58,10 @@ impl Container {
     /// and resume freeze and thaw it. `paused` says whether it is frozen.
     pub(crate) async fn apply(
         &self,
-        verb: crate::lifecycle::Lifecycle,
+        verb: crate::verb::Lifecycle,
         paused: bool,
     ) -> testcontainers::core::error::Result<()> {
-        use crate::lifecycle::{Lifecycle, STOP_WAIT};
+        use crate::verb::{Lifecycle, STOP_WAIT};
         let grace = i32::try_from(STOP_WAIT.as_secs()).unwrap_or(10);
         if paused && verb != Lifecycle::Pause {
             self.inner.unpause().await?;

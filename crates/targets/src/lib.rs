@@ -21,6 +21,7 @@ pub mod file;
 pub mod lifecycle;
 mod process;
 pub mod target;
+mod verb;
 
 pub use capability::{Capability, VersionTag, ALL_CAPABILITIES};
 pub use error::TargetError;

@@ -4,7 +4,7 @@
 //!
 //! | verb | a local process | `ref` (in-process) | a container |
 //! |---|---|---|---|
-//! | `kill` | SIGKILL | every task aborted at once | `docker stop -t 0` |
+//! | `kill` | SIGKILL | its tasks aborted at once | `docker stop -t 0` |
 //! | `stop` | SIGTERM, then SIGKILL after [`STOP_WAIT`] | graceful shutdown | `docker stop` |
 //! | `restart` | same program, port, config and folder | same config, same port | `docker start` |
 //! | `pause` / `resume` | SIGSTOP / SIGCONT | not possible (the harness shares its process) | `docker pause` / `unpause` |
@@ -21,47 +21,7 @@ use tokio::process::Child;
 use crate::docker::Container;
 use crate::error::TargetError;
 use crate::process::{signal, Launch, Sig};
-
-/// How long `stop` waits for a broker to exit on SIGTERM before SIGKILL.
-pub const STOP_WAIT: Duration = Duration::from_secs(10);
-
-/// A lifecycle verb.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Lifecycle {
-    /// Ends the broker at once, as SIGKILL: nothing flushed, no goodbye.
-    Kill,
-    /// Ends it cleanly (SIGTERM), with a bounded wait, then SIGKILL.
-    Stop,
-    /// Starts it again (after a kill or stop; stops it first if it runs):
-    /// same port, same config, same data folder.
-    Restart,
-    /// Freezes it (SIGSTOP): its sockets stay open, nothing is answered.
-    Pause,
-    /// Thaws a paused broker (SIGCONT).
-    Resume,
-}
-
-impl Lifecycle {
-    /// Every verb.
-    pub const ALL: &'static [Lifecycle] = &[
-        Lifecycle::Kill,
-        Lifecycle::Stop,
-        Lifecycle::Restart,
-        Lifecycle::Pause,
-        Lifecycle::Resume,
-    ];
-
-    /// Its name in messages and scenarios.
-    pub fn name(self) -> &'static str {
-        match self {
-            Lifecycle::Kill => "kill",
-            Lifecycle::Stop => "stop",
-            Lifecycle::Restart => "restart",
-            Lifecycle::Pause => "pause",
-            Lifecycle::Resume => "resume",
-        }
-    }
-}
+pub use crate::verb::{Lifecycle, STOP_WAIT};
 
 /// What kind of broker a target is, for what its lifecycle can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,10 +107,12 @@ impl Running {
         match self {
             Running::External => Ok(()),
             Running::Ref { server, config } => match verb {
-                // Dropping the server aborts its accept loops and broker task:
-                // connections end, nothing is flushed.
+                // Its accept loops and broker task are aborted: connections
+                // end, nothing is flushed.
                 Lifecycle::Kill => {
-                    drop(server.take());
+                    if let Some(s) = server.take() {
+                        s.kill().await;
+                    }
                     Ok(())
                 }
                 Lifecycle::Stop => {
