@@ -59,6 +59,11 @@ pub enum Capability {
     EmptyClientId,
     /// Keep alive 0 accepted.
     KeepAliveZero,
+    /// Sessions, subscriptions, queued and in-flight messages and retained
+    /// messages survive a kill and restart of the broker: a promise of the
+    /// broker's own (the specification has no restarts), which the target
+    /// claims (`ref-durable`, `serve --data`).
+    Durable,
 }
 
 /// Every capability, as the reference server has them all.

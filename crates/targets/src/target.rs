@@ -46,7 +46,8 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
-    /// Opens `spec`: `ref`, an address, a name in `targets`, or `docker:NAME`
+    /// Opens `spec`: `ref`, `ref-durable` (with its state in
+    /// `work/ref-durable`), an address, a name in `targets`, or `docker:NAME`
     /// (NAME's `image`, through testcontainers). `work` is a
     /// folder for configs and logs of started brokers.
     pub async fn open(
@@ -56,6 +57,9 @@ impl Target {
     ) -> Result<Target, TargetError> {
         if spec == "ref" {
             return Target::reference().await;
+        }
+        if spec == "ref-durable" {
+            return Target::reference_durable(&work.join("ref-durable")).await;
         }
         if spec.contains("://") {
             return Ok(Target {
@@ -85,7 +89,36 @@ impl Target {
 
     /// The reference server, in-process, on a free loopback port.
     pub async fn reference() -> Result<Target, TargetError> {
+        Target::reference_with(None).await
+    }
+
+    /// The reference server with durable state in a fresh folder `dir`
+    /// (`serve --data`, fsync always): it claims [`Capability::Durable`],
+    /// and keeps its state across a kill and restart.
+    pub async fn reference_durable(dir: &Path) -> Result<Target, TargetError> {
+        let err = |message: String| TargetError::Start {
+            name: "ref-durable".into(),
+            message,
+        };
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
+        }
+        std::fs::create_dir_all(dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
+        let data = mqtt_server::DataConfig {
+            dir: dir.to_owned(),
+            fsync: mqtt_server::FsyncPolicy::Always,
+        };
+        Target::reference_with(Some(data)).await
+    }
+
+    async fn reference_with(data: Option<mqtt_server::DataConfig>) -> Result<Target, TargetError> {
+        let name = if data.is_some() { "ref-durable" } else { "ref" };
+        let mut capabilities: BTreeSet<Capability> = ALL_CAPABILITIES.iter().copied().collect();
+        if data.is_some() {
+            capabilities.insert(Capability::Durable);
+        }
         let config = ServerConfig {
+            data,
             listeners: vec![ListenerConfig {
                 protocol: ListenerProtocol::Tcp,
                 bind: "127.0.0.1:0".parse().expect("literal address"),
@@ -108,10 +141,10 @@ impl Target {
         let mut config = config;
         config.listeners[0].bind = addr;
         Ok(Target {
-            name: "ref".into(),
+            name: name.into(),
             endpoint: Endpoint::parse(&format!("tcp://{addr}"))?,
             versions: vec![VersionTag::V311, VersionTag::V5],
-            capabilities: ALL_CAPABILITIES.iter().copied().collect(),
+            capabilities,
             parallel: None,
             running: Mutex::new(Running::Ref {
                 server: Some(server),
