@@ -193,7 +193,11 @@ async fn run(
             Verdict::Error(format!("the broker could not be brought back: {e}")),
             None,
         ),
-        Err(_) => (verdict, evidence),
+        Err(e) => {
+            // The run's own verdict stands; the next runs will say more.
+            tracing::warn!("{}: the broker could not be brought back: {e}", scenario.id);
+            (verdict, evidence)
+        }
     };
     ScenarioRun {
         id: scenario.id.clone(),
