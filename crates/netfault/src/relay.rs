@@ -260,7 +260,7 @@ fn rst(stream: &TcpStream) {
 
 /// Writes one direction: waits out latency and stalls, spends the close
 /// budget, slices and paces the bytes; ends (FIN) when the relay drops its
-/// sender, at once when aborted.
+/// sender or the budget is spent, at once and without FIN when aborted.
 async fn writer(
     mut w: OwnedWriteHalf,
     mut rx: mpsc::Receiver<(Bytes, Instant)>,
@@ -297,16 +297,19 @@ async fn writer(
                 break;
             }
         }
-        let _ = w.shutdown().await;
     };
-    let aborted = tokio::select! {
-        () = run => false,
+    tokio::select! {
+        () = run => {}
         // Only a sent abort: the relay dropping its sender is no abort.
-        Ok(_) = abort.wait_for(|a| *a) => true,
-    };
-    if aborted {
-        // Dropping the half would send FIN before the reset's RST.
+        Ok(_) = abort.wait_for(|a| *a) => {}
+    }
+    // A reset is armed before the relay ends, so its senders closing cannot
+    // be mistaken for a normal end here.
+    if *abort.borrow() {
+        // Dropping or shutting down the half would send FIN before the RST.
         w.forget();
+    } else {
+        let _ = w.shutdown().await;
     }
 }
 
