@@ -627,19 +627,7 @@ impl Run<'_> {
         if let Some(w) = &c.will {
             connect.will = Some(self.will(i, step, w)?);
         }
-        self.retire(&c.client).await;
-        let options = self
-            .settings
-            .client
-            .clone()
-            .version(self.version.protocol());
-        let endpoint = self
-            .endpoint_of(&c.client)
-            .await
-            .map_err(|e| Run::error(i, step, e.to_string()))?;
-        let mut client = TestClient::open(&endpoint, &options)
-            .await
-            .map_err(|e| Run::error(i, step, e.to_string()))?;
+        let mut client = self.open(i, step, &c.client).await?;
         let wait = self.settings.default_wait;
         let sent = client.send(&Packet::Connect(Box::new(connect))).await;
         self.clients.insert(c.client.clone(), client);
