@@ -106,9 +106,9 @@ fn rel(root: &Path, f: &Path) -> String {
     f.strip_prefix(root).unwrap_or(f).display().to_string()
 }
 
-/// Every crate root of the workspace's members: `src/lib.rs`,
-/// `src/main.rs`, `src/bin/*.rs`, and each file of `tests/`, `benches/`,
-/// `examples/`.
+/// Every crate root of the workspace's members and of the cargo-fuzz crate:
+/// `src/lib.rs`, `src/main.rs`, `src/bin/*.rs`, and each file of `tests/`,
+/// `benches/`, `examples/`, `fuzz_targets/`.
 pub(crate) fn crate_roots(root: &Path) -> Result<Vec<PathBuf>> {
     let mut members: Vec<PathBuf> = std::fs::read_dir(root.join("crates"))
         .context("reading crates/")?
@@ -116,6 +116,10 @@ pub(crate) fn crate_roots(root: &Path) -> Result<Vec<PathBuf>> {
         .filter(|p| p.join("Cargo.toml").is_file())
         .collect();
     members.push(root.join("xtask"));
+    // The cargo-fuzz crate lives outside the workspace; its files count too.
+    if root.join("fuzz/Cargo.toml").is_file() {
+        members.push(root.join("fuzz"));
+    }
     members.sort();
     let mut roots = Vec::new();
     for m in members {
@@ -124,7 +128,7 @@ pub(crate) fn crate_roots(root: &Path) -> Result<Vec<PathBuf>> {
                 roots.push(m.join(f));
             }
         }
-        for dir in ["src/bin", "tests", "benches", "examples"] {
+        for dir in ["src/bin", "tests", "benches", "examples", "fuzz_targets"] {
             let Ok(rd) = std::fs::read_dir(m.join(dir)) else {
                 continue;
             };
