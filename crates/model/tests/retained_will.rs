@@ -164,3 +164,23 @@ fn will_is_published_at_session_end_if_earlier_than_the_delay() {
     h.close(3);
     assert_eq!(h.publishes(1).len(), 1);
 }
+
+/// A reconnect that arrives after the Will Delay Interval but before any
+/// tick does not cancel the Will: it was due, so it is published first
+/// (MQTT-3.1.2-8; MQTT-3.1.3-9 cancels only a Will still waiting).
+#[test]
+fn a_due_will_is_published_not_cancelled_by_a_late_reconnect() {
+    let mut h = H::new();
+    h.connect(1, V5, "sub", true);
+    h.subscribe(1, "will/#", QoS::AtLeastOnce);
+    h.connect_with(2, V5, "flaky", |c| {
+        c.clean_start = false;
+        c.properties.session_expiry_interval = Some(100);
+        c.will = Some(will("will/x", Some(10)));
+    });
+    h.close(2);
+    h.now += 10_000;
+    h.connect(3, V5, "flaky", false);
+    assert_eq!(h.publishes(1).len(), 1);
+    assert!(h.broker.pending_wills().is_empty());
+}

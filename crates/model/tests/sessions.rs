@@ -132,3 +132,30 @@ fn redelivery_on_resumption_respects_the_new_receive_maximum_mqtt_3_3_4_9() {
     }
     assert!(h.publishes(3).is_empty());
 }
+
+/// A CONNECT that arrives after the session's expiry but before any tick
+/// (a server's ticks may lag, and a restored broker has not ticked yet)
+/// finds no session: MQTT-4.1.0-2 holds at the CONNECT's time.
+#[test]
+fn an_expired_session_is_not_resumed_before_the_tick_mqtt_4_1_0_2() {
+    let mut h = H::new();
+    h.connect_with(1, V5, "c", |c| {
+        c.clean_start = false;
+        c.properties.session_expiry_interval = Some(2);
+    });
+    h.subscribe(1, "a", QoS::AtLeastOnce);
+    h.close(1);
+    // Time passes without a tick.
+    h.now += 2_000;
+    let ack = h.connect_with(2, V5, "c", |c| {
+        c.clean_start = false;
+        c.properties.session_expiry_interval = Some(2);
+    });
+    assert!(!ack.session_present, "expired 0 ms ago, resumed");
+    assert!(h.broker.subscriptions().is_empty());
+    // One millisecond earlier it is still there.
+    h.close(2);
+    h.now += 1_999;
+    let ack = h.connect_with(3, V5, "c", |c| c.clean_start = false);
+    assert!(ack.session_present);
+}

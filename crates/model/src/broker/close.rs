@@ -231,6 +231,32 @@ impl Broker {
 
     /// Keep alive (3.1.1 MQTT-3.1.2-24, 5.0 MQTT-3.1.2-22), Will Delay
     /// and Session Expiry timers.
+    /// Acts on `client_id`'s timers that are due by now, as a timely
+    /// [`Broker::tick`] would have: its delayed Will published once its
+    /// Will Delay Interval has passed, its session ended once its Session
+    /// Expiry Interval has (MQTT-3.1.2-8, MQTT-3.1.3-9, MQTT-4.1.0-2).
+    ///
+    /// A server's ticks may lag its inputs (the reference server caches
+    /// its next timer, and a restored broker has not ticked yet), so a
+    /// CONNECT for a client id calls this first: it must never resume a
+    /// session that has already expired, nor cancel a Will already due.
+    pub(super) fn settle_due(&mut self, client_id: &str) {
+        let now = self.now;
+        if self.wills.get(client_id).is_some_and(|w| w.due <= now) {
+            if let Some(w) = self.wills.take(client_id) {
+                self.sessions.mark(client_id);
+                self.publish_will(client_id, w.username.as_deref(), w.message);
+            }
+        }
+        let expired = self
+            .sessions
+            .get(client_id)
+            .is_some_and(|s| s.conn.is_none() && s.expires_at.is_some_and(|t| t <= now));
+        if expired {
+            self.end_session(client_id);
+        }
+    }
+
     pub(super) fn on_tick(&mut self) {
         let now = self.now;
         let late: Vec<ConnId> = self

@@ -118,6 +118,8 @@ impl Broker {
                 return self.reject(conn, ReasonCode::NOT_AUTHORIZED, &[]);
             }
         }
+        // What was due for this client id by now has happened.
+        self.settle_due(&client_id);
         // Takeover (3.1.1 MQTT-3.1.4-2, 5.0 MQTT-3.1.4-3).
         if let Some(old) = self.sessions.get(&client_id).and_then(|s| s.conn) {
             if old != conn {
