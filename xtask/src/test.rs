@@ -9,6 +9,9 @@
 //!    the baseline gate (`mqtt-harness conform --targets ref,mosquitto`),
 //!    its reports under `target/xtask-test/reports` (the committed
 //!    `reports/` stay as they are; the baselines are read from there)
+//! 5. the fault library against the reference server with durable state and
+//!    mosquitto with persistence (`--targets ref-durable,mosquitto-persist
+//!    --filter faults/`), with the same baseline gate
 
 use std::path::Path;
 use std::process::Command;
@@ -83,6 +86,33 @@ pub(crate) fn run(root: &Path) -> Result<()> {
                 // baselines are the committed ones.
                 "--reports",
                 "target/xtask-test/reports",
+                "--baselines",
+                "reports/baselines",
+            ],
+        ),
+    ));
+
+    let name =
+        "fault scenarios against ref-durable and mosquitto-persist (baseline gate)".to_owned();
+    println!("== {name}");
+    results.push((
+        name,
+        cargo_step(
+            root,
+            &[
+                "run",
+                "-q",
+                "-p",
+                "mqtt-harness",
+                "--",
+                "conform",
+                "--quiet",
+                "--targets",
+                "ref-durable,mosquitto-persist",
+                "--filter",
+                "faults/",
+                "--reports",
+                "target/xtask-test/reports-durable",
                 "--baselines",
                 "reports/baselines",
             ],

@@ -11,10 +11,14 @@ use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
 use mqtt_scenario::catalog::{chapter, Catalog};
-use mqtt_scenario::runner::{ScenarioRun, Verdict};
+use mqtt_scenario::runner::{ScenarioRun, Verdict, VerdictClass};
 
 /// Schema id of `conformance.json`; bumped on incompatible change.
-pub const SCHEMA: &str = "mqtt-harness/conformance/1";
+///
+/// 2: `summary` and `statements` count specification runs only; the runs
+/// that rest on the broker's own durability claim are counted apart in
+/// `durability`, and every run carries its `class`.
+pub const SCHEMA: &str = "mqtt-harness/conformance/2";
 
 /// Counts of verdicts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,8 +87,12 @@ pub struct ConformanceReport {
     pub target: String,
     /// Seconds the run took.
     pub seconds: f64,
-    /// Verdict counts over scenario runs.
+    /// Verdict counts over the runs that rest on the specification.
     pub summary: Counts,
+    /// Verdict counts over the runs that rest on the broker's own
+    /// durability claim (`durable`, `durable-stop`): shown apart, never
+    /// mixed into the specification's verdicts.
+    pub durability: Counts,
     /// Coverage per version.
     pub coverage: Vec<Coverage>,
     /// Every scenario run.
@@ -109,11 +117,16 @@ impl ConformanceReport {
     /// statement catalogs of the versions run.
     pub fn build(target: &str, runs: &[ScenarioRun], catalogs: &[Catalog], seconds: f64) -> Self {
         let mut summary = Counts::default();
+        let mut durability = Counts::default();
         for r in runs {
-            summary.add(&r.verdict);
+            match r.class {
+                VerdictClass::Spec => summary.add(&r.verdict),
+                VerdictClass::Durability => durability.add(&r.verdict),
+            }
         }
+        // Statements are judged by the specification's runs only.
         let mut cited: BTreeMap<(String, String), (String, Vec<String>)> = BTreeMap::new();
-        for r in runs {
+        for r in runs.iter().filter(|r| r.class == VerdictClass::Spec) {
             for id in &r.statements {
                 let e = cited
                     .entry((r.version.clone(), id.clone()))
@@ -162,6 +175,7 @@ impl ConformanceReport {
             target: target.into(),
             seconds,
             summary,
+            durability,
             coverage,
             runs: runs
                 .iter()
@@ -241,12 +255,23 @@ impl ConformanceReport {
             "scenario runs against {}: {} pass, {} fail, {} warn, {} skip, {} error in {:.1}s\n",
             self.target, s.pass, s.fail, s.warn, s.skip, s.error, self.seconds
         ));
+        let d = &self.durability;
+        if *d != Counts::default() {
+            out.push_str(&format!(
+                "durability runs (the broker's own claim, not the specification's): {} pass, {} fail, {} skip, {} error\n",
+                d.pass, d.fail, d.skip, d.error
+            ));
+        }
         for r in runs
             .iter()
             .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error(_)))
         {
+            let class = match r.class {
+                VerdictClass::Spec => "",
+                VerdictClass::Durability => "DURABILITY ",
+            };
             out.push_str(&format!(
-                "\n{} {} [{}] {}\n",
+                "\n{class}{} {} [{}] {}\n",
                 r.verdict.label().to_uppercase(),
                 r.id,
                 r.version,
@@ -271,27 +296,44 @@ impl ConformanceReport {
             ));
         }
         let s = &self.summary;
+        let d = &self.durability;
         md.push_str(&format!(
-            "- scenario runs: {} pass, {} fail, {} warn, {} skip, {} error\n\n| scenario | version | verdict | statements | evidence |\n|---|---|---|---|---|\n",
-            s.pass, s.fail, s.warn, s.skip, s.error
+            "- scenario runs on the specification: {} pass, {} fail, {} warn, {} skip, {} error\n\
+             - durability runs (the broker's own claim, not the specification's): {} pass, {} fail, {} skip, {} error\n",
+            s.pass, s.fail, s.warn, s.skip, s.error, d.pass, d.fail, d.skip, d.error
         ));
-        for r in runs {
-            let evidence = match (&r.verdict, &r.evidence) {
-                (Verdict::Skip(reason), _) => reason.clone(),
-                (_, Some(e)) => format!(
-                    "step {} {}: expected {}; seen {}",
-                    e.step, e.keyword, e.expected, e.seen
-                ),
-                _ => String::new(),
-            };
+        for (class, title) in [
+            (VerdictClass::Spec, "Specification"),
+            (
+                VerdictClass::Durability,
+                "Durability (the broker's own claim)",
+            ),
+        ] {
+            let of_class: Vec<&ScenarioRun> = runs.iter().filter(|r| r.class == class).collect();
+            if of_class.is_empty() {
+                continue;
+            }
             md.push_str(&format!(
-                "| {} | {} | {} | {} | {} |\n",
-                r.id,
-                r.version,
-                r.verdict.label(),
-                r.statements.join(" "),
-                evidence.replace('|', "\\|").replace('\n', " ")
+                "\n## {title}\n\n| scenario | version | verdict | statements | evidence |\n|---|---|---|---|---|\n"
             ));
+            for r in of_class {
+                let evidence = match (&r.verdict, &r.evidence) {
+                    (Verdict::Skip(reason), _) => reason.clone(),
+                    (_, Some(e)) => format!(
+                        "step {} {}: expected {}; seen {}",
+                        e.step, e.keyword, e.expected, e.seen
+                    ),
+                    _ => String::new(),
+                };
+                md.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    r.id,
+                    r.version,
+                    r.verdict.label(),
+                    r.statements.join(" "),
+                    evidence.replace('|', "\\|").replace('\n', " ")
+                ));
+            }
         }
         md
     }
@@ -302,9 +344,16 @@ fn junit(target: &str, runs: &[ScenarioRun]) -> String {
     let mut report = Report::new(format!("mqtt-harness conformance: {target}"));
     let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
     for r in runs {
-        let suite = suites
-            .entry(r.version.clone())
-            .or_insert_with(|| TestSuite::new(format!("MQTT {}", r.version)));
+        // Durability runs get suites of their own: they rest on the
+        // broker's claim, not on the specification.
+        let (key, title) = match r.class {
+            VerdictClass::Spec => (r.version.clone(), format!("MQTT {}", r.version)),
+            VerdictClass::Durability => (
+                format!("durability {}", r.version),
+                format!("durability (the broker's own claim), MQTT {}", r.version),
+            ),
+        };
+        let suite = suites.entry(key).or_insert_with(|| TestSuite::new(title));
         let mut status = match &r.verdict {
             Verdict::Pass => TestCaseStatus::success(),
             Verdict::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
@@ -325,7 +374,7 @@ fn junit(target: &str, runs: &[ScenarioRun]) -> String {
             status.set_message(m);
         }
         let mut case = TestCase::new(r.id.clone(), status);
-        case.set_classname(format!("{target}.{}", r.version));
+        case.set_classname(format!("{target}.{}.{}", r.class.label(), r.version));
         case.set_time(r.duration);
         if let Some(t) = &r.trace {
             case.set_system_out(t.clone());
@@ -383,8 +432,21 @@ pub fn matrix(results: &[(String, Vec<ScenarioRun>)]) -> String {
     for (_, runs) in results {
         keys.extend(runs.iter().map(|r| (r.id.clone(), r.version.clone())));
     }
+    // Durability rows are marked: their verdicts rest on the broker's
+    // own claim.
+    let durable: BTreeSet<(String, String)> = results
+        .iter()
+        .flat_map(|(_, runs)| runs)
+        .filter(|r| r.class == VerdictClass::Durability)
+        .map(|r| (r.id.clone(), r.version.clone()))
+        .collect();
     for (id, version) in keys {
-        md.push_str(&format!("| {id} | {version} |"));
+        let mark = if durable.contains(&(id.clone(), version.clone())) {
+            " (durability)"
+        } else {
+            ""
+        };
+        md.push_str(&format!("| {id}{mark} | {version} |"));
         for (_, runs) in results {
             let cell = runs
                 .iter()
@@ -394,16 +456,28 @@ pub fn matrix(results: &[(String, Vec<ScenarioRun>)]) -> String {
         }
         md.push('\n');
     }
-    md.push_str("\n| target | pass | fail | warn | skip | error |\n|---|---|---|---|---|---|\n");
+    md.push_str(
+        "\n| target | class | pass | fail | warn | skip | error |\n|---|---|---|---|---|---|---|\n",
+    );
     for (t, runs) in results {
-        let mut c = Counts::default();
-        for r in runs {
-            c.add(&r.verdict);
+        for class in [VerdictClass::Spec, VerdictClass::Durability] {
+            let mut c = Counts::default();
+            for r in runs.iter().filter(|r| r.class == class) {
+                c.add(&r.verdict);
+            }
+            if class == VerdictClass::Durability && c == Counts::default() {
+                continue;
+            }
+            md.push_str(&format!(
+                "| {t} | {} | {} | {} | {} | {} | {} |\n",
+                class.label(),
+                c.pass,
+                c.fail,
+                c.warn,
+                c.skip,
+                c.error
+            ));
         }
-        md.push_str(&format!(
-            "| {t} | {} | {} | {} | {} | {} |\n",
-            c.pass, c.fail, c.warn, c.skip, c.error
-        ));
     }
     md
 }

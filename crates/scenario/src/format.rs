@@ -68,6 +68,21 @@ impl Scenario {
             .any(|s| matches!(s, Step::Fault(_) | Step::Heal(_)))
     }
 
+    /// What its verdict rests on: a scenario that needs a durability
+    /// claim (`durable`, `durable-stop`) tests the broker's own promise,
+    /// not the specification's.
+    pub fn class(&self) -> crate::runner::VerdictClass {
+        let durable = self
+            .requires
+            .iter()
+            .any(|c| matches!(c, Capability::Durable | Capability::DurableStop));
+        if durable {
+            crate::runner::VerdictClass::Durability
+        } else {
+            crate::runner::VerdictClass::Spec
+        }
+    }
+
     /// The lifecycle verbs its steps apply to the broker (such a scenario
     /// runs alone: it breaks the broker for everyone).
     pub fn lifecycle_verbs(&self) -> std::collections::BTreeSet<mqtt_targets::Lifecycle> {

@@ -7,4 +7,4 @@ pub mod verdict;
 
 pub use bindings::RunBindings;
 pub use execute::{run_scenario, run_scenario_on, RunSettings};
-pub use verdict::{Evidence, ScenarioRun, Verdict};
+pub use verdict::{Evidence, ScenarioRun, Verdict, VerdictClass};

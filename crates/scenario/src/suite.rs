@@ -74,6 +74,7 @@ pub async fn run_suite(
                 name: "?".into(),
                 version: "?".into(),
                 statements: vec![],
+                class: Default::default(),
                 verdict: Verdict::Error(format!("the runner task failed: {e}")),
                 evidence: None,
                 duration: Duration::ZERO,
@@ -107,7 +108,7 @@ pub fn skip_reason(
         .requires
         .iter()
         .filter(|c| !target.capabilities.contains(c))
-        .map(|c| format!("{c:?}"))
+        .map(|c| c.name().to_owned())
         .collect();
     if !missing.is_empty() {
         return Some(format!("target lacks {}", missing.join(", ")));
@@ -130,6 +131,7 @@ pub fn skipped(
         name: s.scenario.name.clone(),
         version: version.as_str().to_owned(),
         statements: s.scenario.statements.for_version(version).to_vec(),
+        class: s.scenario.class(),
         verdict: Verdict::Skip(reason),
         evidence: None,
         duration: Duration::ZERO,

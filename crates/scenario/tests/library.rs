@@ -13,7 +13,7 @@ use mqtt_targets::{Capability, Target};
 
 /// Why the in-process reference server may skip a scenario: it cannot be
 /// frozen, and without `--data` it claims no durability.
-const REF_SKIPS: &[&str] = &["cannot be frozen", "lacks Durable"];
+const REF_SKIPS: &[&str] = &["cannot be frozen", "lacks durable"];
 
 fn library() -> Vec<LoadedScenario> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
@@ -94,6 +94,7 @@ async fn durability_holds_with_data_and_its_loss_shows_without() {
     // every durability scenario must see the loss.
     let mut memory = Target::reference().await.unwrap();
     memory.capabilities.insert(Capability::Durable);
+    memory.capabilities.insert(Capability::DurableStop);
     let runs = run_suite(&scenarios, &memory, &settings(), 4, |_| {}).await;
     memory.stop().await;
     let kept: Vec<String> = runs

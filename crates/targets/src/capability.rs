@@ -1,6 +1,8 @@
 //! What a target speaks and offers: protocol versions and optional
 //! features (the capability profile of DESIGN.md's "Targets").
 
+use std::collections::BTreeSet;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -62,8 +64,44 @@ pub enum Capability {
     /// Sessions, subscriptions, queued and in-flight messages and retained
     /// messages survive a kill and restart of the broker: a promise of the
     /// broker's own (the specification has no restarts), which the target
-    /// claims (`ref-durable`, `serve --data`).
+    /// claims (`ref-durable`, `serve --data`). Implies
+    /// [`Capability::DurableStop`].
     Durable,
+    /// The same state survives a clean stop (SIGTERM) and restart, though
+    /// perhaps not a kill: a broker that saves its state on shutdown and
+    /// at intervals (`mosquitto-persist`: `persistence true`,
+    /// `autosave_interval`), whose last interval a SIGKILL loses.
+    DurableStop,
+}
+
+impl Capability {
+    /// Its name in `targets.yaml`, scenarios and messages (`durable-stop`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Qos1 => "qos1",
+            Capability::Qos2 => "qos2",
+            Capability::Retain => "retain",
+            Capability::Wildcard => "wildcard",
+            Capability::SharedSubscription => "shared-subscription",
+            Capability::SubscriptionIdentifier => "subscription-identifier",
+            Capability::TopicAlias => "topic-alias",
+            Capability::PersistentSession => "persistent-session",
+            Capability::EmptyClientId => "empty-client-id",
+            Capability::KeepAliveZero => "keep-alive-zero",
+            Capability::Durable => "durable",
+            Capability::DurableStop => "durable-stop",
+        }
+    }
+
+    /// What a target that declares `claimed` has: `durable` implies
+    /// `durable-stop` (what survives a kill survives a clean stop).
+    pub fn implied(claimed: impl IntoIterator<Item = Capability>) -> BTreeSet<Capability> {
+        let mut all: BTreeSet<Capability> = claimed.into_iter().collect();
+        if all.contains(&Capability::Durable) {
+            all.insert(Capability::DurableStop);
+        }
+        all
+    }
 }
 
 /// Every capability, as the reference server has them all.
@@ -79,3 +117,28 @@ pub const ALL_CAPABILITIES: &[Capability] = &[
     Capability::EmptyClientId,
     Capability::KeepAliveZero,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durable_implies_durable_stop_and_not_the_reverse() {
+        let all = Capability::implied([Capability::Durable]);
+        assert!(all.contains(&Capability::DurableStop));
+        let stop_only = Capability::implied([Capability::DurableStop]);
+        assert!(!stop_only.contains(&Capability::Durable));
+    }
+
+    #[test]
+    fn names_are_the_yaml_names() {
+        for c in ALL_CAPABILITIES
+            .iter()
+            .copied()
+            .chain([Capability::Durable, Capability::DurableStop])
+        {
+            let parsed: Capability = serde_yaml::from_str(c.name()).unwrap();
+            assert_eq!(parsed, c);
+        }
+    }
+}

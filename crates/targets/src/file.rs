@@ -44,6 +44,35 @@ pub struct TargetDef {
     /// connection handshakes one at a time).
     #[serde(default)]
     pub parallel: Option<usize>,
+    /// The broker's data folder, for targets that keep state on disk
+    /// (`{data}` in its config and arguments).
+    #[serde(default)]
+    pub data: Option<DataDef>,
+}
+
+/// A broker's data folder: emptied at each run's start, handed to the
+/// user the broker runs as, and checked after a clean stop.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataDef {
+    /// The folder, relative to the target's working folder `{dir}`
+    /// (default `data`).
+    #[serde(default = "default_data_folder")]
+    pub folder: String,
+    /// The user the broker drops to when started as root (mosquitto drops
+    /// to `mosquitto` and then silently cannot write a folder root owns):
+    /// when the harness runs as root, the folder is given to this user.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// A file (relative to the folder) the broker must have written once it
+    /// has stopped cleanly: if it is missing, the broker kept nothing and
+    /// the stop is an error rather than a silent loss.
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+fn default_data_folder() -> String {
+    "data".into()
 }
 
 /// How to start a local broker.

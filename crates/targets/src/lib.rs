@@ -15,6 +15,7 @@
 //! opens its broker here; nothing here knows what the traffic is.
 
 pub mod capability;
+mod data;
 pub mod docker;
 pub mod error;
 pub mod file;
@@ -25,6 +26,6 @@ mod verb;
 
 pub use capability::{Capability, VersionTag, ALL_CAPABILITIES};
 pub use error::TargetError;
-pub use file::{StartDef, TargetDef, TargetsFile};
+pub use file::{DataDef, StartDef, TargetDef, TargetsFile};
 pub use lifecycle::{Lifecycle, STOP_WAIT};
 pub use target::{sanitize, Target};

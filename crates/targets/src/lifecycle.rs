@@ -5,7 +5,7 @@
 //! | verb | a local process | `ref` (in-process) | a container |
 //! |---|---|---|---|
 //! | `kill` | SIGKILL | its tasks aborted at once | `docker stop -t 0` |
-//! | `stop` | SIGTERM, then SIGKILL after [`STOP_WAIT`] | graceful shutdown | `docker stop` |
+//! | `stop` | SIGTERM, then SIGKILL after [`STOP_WAIT`]; its data file checked | graceful shutdown | `docker stop` |
 //! | `restart` | same program, port, config and folder | same config, same port | `docker start` |
 //! | `pause` / `resume` | SIGSTOP / SIGCONT | not possible (the harness shares its process) | `docker pause` / `unpause` |
 //!
@@ -146,9 +146,12 @@ impl Running {
                     *paused = false;
                     Ok(())
                 }
+                // A clean stop must leave the broker's data file behind.
                 Lifecycle::Stop => {
                     if let Some(c) = child.take() {
                         stop_process(c, *paused).await;
+                        *paused = false;
+                        launch.check_data().map_err(err)?;
                     }
                     *paused = false;
                     Ok(())
@@ -156,6 +159,8 @@ impl Running {
                 Lifecycle::Restart => {
                     if let Some(c) = child.take() {
                         stop_process(c, *paused).await;
+                        *paused = false;
+                        launch.check_data().map_err(err)?;
                     }
                     *paused = false;
                     *child = Some(launch.spawn().await?);

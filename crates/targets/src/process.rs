@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Child;
 
+use crate::data::DataFolder;
 use crate::error::TargetError;
 
 /// How a broker process is started; kept so that a restart is the same
@@ -30,6 +31,8 @@ pub(crate) struct Launch {
     pub(crate) ready: Duration,
     /// How to install it, for the not-installed message.
     pub(crate) install: String,
+    /// Its data folder, if it keeps state on disk.
+    pub(crate) data: Option<DataFolder>,
 }
 
 impl Launch {
@@ -38,6 +41,14 @@ impl Launch {
             name: self.name.clone(),
             message,
         }
+    }
+
+    /// After a clean stop: the data file the broker must have written is
+    /// there (see [`DataFolder::check_after_stop`]).
+    pub(crate) fn check_data(&self) -> Result<(), String> {
+        self.data
+            .as_ref()
+            .map_or(Ok(()), DataFolder::check_after_stop)
     }
 
     /// Starts the process and waits, with a bound, until its port accepts

@@ -13,6 +13,7 @@ use mqtt_server::{ListenerConfig, ListenerProtocol, RunningServer, ServerConfig}
 use tokio::sync::Mutex;
 
 use crate::capability::{Capability, VersionTag, ALL_CAPABILITIES};
+use crate::data::DataFolder;
 use crate::docker;
 use crate::error::TargetError;
 use crate::file::{TargetDef, TargetsFile};
@@ -115,7 +116,8 @@ impl Target {
         let name = if data.is_some() { "ref-durable" } else { "ref" };
         let mut capabilities: BTreeSet<Capability> = ALL_CAPABILITIES.iter().copied().collect();
         if data.is_some() {
-            capabilities.insert(Capability::Durable);
+            capabilities =
+                Capability::implied([Capability::Durable].into_iter().chain(capabilities));
         }
         let config = ServerConfig {
             data,
@@ -167,8 +169,20 @@ impl Target {
         let dir = dir
             .canonicalize()
             .map_err(|e| err(format!("{}: {e}", dir.display())))?;
+        // The data folder, emptied for this run and handed to the user
+        // the broker drops to.
+        let data = def
+            .data
+            .as_ref()
+            .map(|d| DataFolder::prepare(d, &dir))
+            .transpose()
+            .map_err(err)?;
+        let data_path = data
+            .as_ref()
+            .map_or_else(|| dir.join("data"), |d| d.path.clone());
         let fill = |s: &str, config: &Path| {
             s.replace("{port}", &port.to_string())
+                .replace("{data}", &data_path.display().to_string())
                 .replace("{dir}", &dir.display().to_string())
                 .replace("{config}", &config.display().to_string())
         };
@@ -197,6 +211,7 @@ impl Target {
                         .install
                         .clone()
                         .unwrap_or_else(|| "see targets.yaml".into()),
+                    data,
                 };
                 let child = launch.spawn().await?;
                 Running::Process {
@@ -211,7 +226,7 @@ impl Target {
             name: name.to_owned(),
             endpoint,
             versions: def.versions.clone(),
-            capabilities: def.capabilities.iter().copied().collect(),
+            capabilities: Capability::implied(def.capabilities.iter().copied()),
             parallel: def.parallel,
             kind: running.kind(),
             running: Mutex::new(running),
@@ -232,7 +247,7 @@ impl Target {
             name: spec.to_owned(),
             endpoint,
             versions: def.versions.clone(),
-            capabilities: def.capabilities.iter().copied().collect(),
+            capabilities: Capability::implied(def.capabilities.iter().copied()),
             parallel: def.parallel,
             running: Mutex::new(Running::Container {
                 container,

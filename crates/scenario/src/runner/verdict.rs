@@ -47,6 +47,32 @@ pub struct Evidence {
     pub seen: String,
 }
 
+/// What a verdict rests on: the specification, or a promise of the
+/// broker's own that the specification does not make (it has no
+/// restarts: that sessions, queued messages and retained messages survive
+/// a kill or a clean stop is the broker's claim, `durable` or
+/// `durable-stop` in `targets.yaml`). Reports show the two apart: a
+/// durability failure is not a specification failure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictClass {
+    /// Rests on the specification's statements.
+    #[default]
+    Spec,
+    /// Rests on the broker's own durability claim.
+    Durability,
+}
+
+impl VerdictClass {
+    /// `spec` or `durability`.
+    pub fn label(self) -> &'static str {
+        match self {
+            VerdictClass::Spec => "spec",
+            VerdictClass::Durability => "durability",
+        }
+    }
+}
+
 /// One scenario run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioRun {
@@ -58,6 +84,9 @@ pub struct ScenarioRun {
     pub version: String,
     /// Statement ids it checks.
     pub statements: Vec<String>,
+    /// What its verdict rests on: the specification or the broker's own
+    /// durability claim.
+    pub class: VerdictClass,
     /// The verdict.
     #[serde(flatten)]
     pub verdict: Verdict,
