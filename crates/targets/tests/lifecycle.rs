@@ -165,7 +165,7 @@ async fn a_data_file_that_does_not_appear_fails_the_clean_stop() {
 
     let target = open("persist-root-folder", &targets, &work).await;
     let stopped = target.lifecycle(Lifecycle::Stop).await;
-    if rustix_is_root() {
+    if running_as_root() {
         let e = stopped.unwrap_err().to_string();
         assert!(
             e.contains("mosquitto.db") && e.contains("clean stop"),
@@ -179,7 +179,7 @@ async fn a_data_file_that_does_not_appear_fails_the_clean_stop() {
     let _ = std::fs::remove_dir_all(&work);
 }
 
-fn rustix_is_root() -> bool {
+fn running_as_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false)
