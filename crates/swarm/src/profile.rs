@@ -58,6 +58,11 @@ pub struct Profile {
     pub slo: Slo,
     /// The client groups.
     pub groups: Vec<Group>,
+    /// Faults during the run: broker kills, restarts, pauses (through the
+    /// target's lifecycle) and partitions or latency (through a proxy in
+    /// front of the broker). Clients reconnect and resume their sessions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultEntry>,
 }
 
 fn default_keep_alive() -> u16 {
@@ -290,6 +295,236 @@ impl PayloadSize {
     }
 }
 
+/// One entry of a profile's `faults:` schedule: when (`at`, optionally
+/// repeated `every` so long, `times` times) and exactly one action.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultEntry {
+    /// When the (first) fault takes effect, from the start of the run
+    /// (the ramp-up included).
+    pub at: Span,
+    /// Repeat on this period (with `times`).
+    #[serde(default)]
+    pub every: Option<Span>,
+    /// How many occurrences in all (with `every`; 1 without).
+    #[serde(default)]
+    pub times: Option<u32>,
+    /// Kill the broker (SIGKILL: nothing flushed), wait `down`, restart it.
+    #[serde(default)]
+    pub kill_restart: Option<DownFor>,
+    /// Stop the broker cleanly, wait `down` (0 by default), start it.
+    #[serde(default)]
+    pub restart: Option<RestartSpec>,
+    /// Freeze the broker (SIGSTOP) for a while, then thaw it.
+    #[serde(default)]
+    pub pause: Option<ForSpan>,
+    /// Cut a seed-chosen share of the clients off from the broker, then heal.
+    #[serde(default)]
+    pub partition: Option<PartitionSpec>,
+    /// Delay every byte between the clients and the broker for a while.
+    #[serde(default)]
+    pub latency: Option<LatencySpec>,
+}
+
+/// `kill_restart: {down: 1s}`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DownFor {
+    /// How long the broker stays down.
+    pub down: Span,
+}
+
+/// `restart: {}` or `restart: {down: 500ms}`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestartSpec {
+    /// How long the broker stays stopped (0 by default).
+    #[serde(default)]
+    pub down: Option<Span>,
+}
+
+/// `pause: {for: 2s}`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForSpan {
+    /// How long.
+    #[serde(rename = "for")]
+    pub length: Span,
+}
+
+/// `partition: {percent: 20, for: 3s}`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionSpec {
+    /// Share of the clients cut off (more than 0, at most 100), chosen from
+    /// the profile's seed and the occurrence.
+    pub percent: f64,
+    /// How long until healed.
+    #[serde(rename = "for")]
+    pub length: Span,
+}
+
+/// `latency: {ms: 200, jitter_ms: 50, for: 5s}`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    /// Added to every chunk each way.
+    pub ms: u64,
+    /// Random extra, from 0 up to this.
+    #[serde(default)]
+    pub jitter_ms: u64,
+    /// How long until healed.
+    #[serde(rename = "for")]
+    pub length: Span,
+}
+
+/// What one fault occurrence does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FaultAction {
+    /// Kill, wait, restart.
+    KillRestart {
+        /// Down time.
+        down: std::time::Duration,
+    },
+    /// Clean stop, wait, start.
+    Restart {
+        /// Down time.
+        down: std::time::Duration,
+    },
+    /// Pause, wait, resume.
+    Pause {
+        /// Frozen time.
+        length: std::time::Duration,
+    },
+    /// Partition `percent` of the clients, wait, heal.
+    Partition {
+        /// Share of the clients.
+        percent: f64,
+        /// Until healed.
+        length: std::time::Duration,
+    },
+    /// Latency on every link, wait, heal.
+    Latency {
+        /// Delay.
+        delay: std::time::Duration,
+        /// Jitter.
+        jitter: std::time::Duration,
+        /// Until healed.
+        length: std::time::Duration,
+    },
+}
+
+impl FaultAction {
+    /// How long the fault lasts (the broker down, the link cut or slow).
+    pub fn length(&self) -> std::time::Duration {
+        match *self {
+            FaultAction::KillRestart { down } | FaultAction::Restart { down } => down,
+            FaultAction::Pause { length }
+            | FaultAction::Partition { length, .. }
+            | FaultAction::Latency { length, .. } => length,
+        }
+    }
+
+    /// Whether it acts on the broker (needs a target with a lifecycle).
+    pub fn on_broker(&self) -> bool {
+        matches!(
+            self,
+            FaultAction::KillRestart { .. } | FaultAction::Restart { .. } | FaultAction::Pause { .. }
+        )
+    }
+
+    /// Its name in reports: `kill_restart`, `restart`, `pause`,
+    /// `partition`, `latency`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultAction::KillRestart { .. } => "kill_restart",
+            FaultAction::Restart { .. } => "restart",
+            FaultAction::Pause { .. } => "pause",
+            FaultAction::Partition { .. } => "partition",
+            FaultAction::Latency { .. } => "latency",
+        }
+    }
+}
+
+/// One occurrence of a fault of the schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FaultAt {
+    /// Index of the `faults:` entry.
+    pub entry: usize,
+    /// Occurrence of that entry, from 0.
+    pub occurrence: u32,
+    /// When it takes effect, from the run's start.
+    pub at: std::time::Duration,
+    /// What it does.
+    pub action: FaultAction,
+}
+
+impl FaultEntry {
+    /// The one action of the entry, or what is wrong.
+    pub fn action(&self) -> Result<FaultAction, String> {
+        let mut found = Vec::new();
+        if let Some(k) = self.kill_restart {
+            found.push(FaultAction::KillRestart { down: k.down.get() });
+        }
+        if let Some(r) = self.restart {
+            found.push(FaultAction::Restart {
+                down: r.down.map(Span::get).unwrap_or_default(),
+            });
+        }
+        if let Some(p) = self.pause {
+            found.push(FaultAction::Pause {
+                length: p.length.get(),
+            });
+        }
+        if let Some(p) = self.partition {
+            found.push(FaultAction::Partition {
+                percent: p.percent,
+                length: p.length.get(),
+            });
+        }
+        if let Some(l) = self.latency {
+            found.push(FaultAction::Latency {
+                delay: std::time::Duration::from_millis(l.ms),
+                jitter: std::time::Duration::from_millis(l.jitter_ms),
+                length: l.length.get(),
+            });
+        }
+        match found.len() {
+            1 => Ok(found[0]),
+            0 => Err("no action: give one of `kill_restart`, `restart`, `pause`, `partition`, `latency`".into()),
+            _ => Err("one action per entry: `kill_restart`, `restart`, `pause`, `partition` or `latency`".into()),
+        }
+    }
+
+    /// The occurrences, in time order.
+    pub fn occurrences(&self, entry: usize) -> Result<Vec<FaultAt>, String> {
+        let action = self.action()?;
+        let times = match (self.every, self.times) {
+            (None, None) => 1,
+            (Some(_), Some(t)) if t >= 1 => t,
+            (Some(_), Some(_)) => return Err("`times` must be at least 1".into()),
+            (Some(_), None) => return Err("`every` needs `times`".into()),
+            (None, Some(_)) => return Err("`times` needs `every`".into()),
+        };
+        let every = self.every.map(Span::get).unwrap_or_default();
+        if times > 1 && every <= action.length() {
+            return Err(format!(
+                "`every` ({}) must be longer than the fault lasts ({})",
+                Span(every),
+                Span(action.length())
+            ));
+        }
+        Ok((0..times)
+            .map(|k| FaultAt {
+                entry,
+                occurrence: k,
+                at: self.at.get() + every * k,
+                action,
+            })
+            .collect())
+    }
+}
+
 impl Group {
     /// Whether this group's sessions are clean.
     pub fn clean(&self, profile: &Profile) -> bool {
@@ -316,10 +551,15 @@ impl Profile {
             message: e.to_string(),
         })?;
         profile.check().map_err(|(group, message)| {
-            let line = group
-                .as_deref()
-                .and_then(|g| line_of_group(text, g))
-                .unwrap_or(0);
+            let line = match group.as_deref() {
+                Some(g) => line_of_group(text, g),
+                None if message.starts_with("`faults`") => text
+                    .lines()
+                    .position(|l| l.trim_end() == "faults:")
+                    .map(|i| i + 1),
+                None => None,
+            }
+            .unwrap_or(0);
             ProfileError::Invalid {
                 path: origin.to_owned(),
                 line,
@@ -354,6 +594,20 @@ impl Profile {
             .filter(|g| g.role == Role::Publisher)
             .map(|g| g.rate * f64::from(g.count))
             .sum()
+    }
+
+    /// Every fault occurrence of the schedule, in time order (the profile
+    /// is checked: entries are valid).
+    pub fn fault_schedule(&self) -> Vec<FaultAt> {
+        let mut v: Vec<FaultAt> = self
+            .faults
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.occurrences(i).ok())
+            .flatten()
+            .collect();
+        v.sort_by(|a, b| a.at.cmp(&b.at).then(a.entry.cmp(&b.entry)));
+        v
     }
 
     /// The same profile with every publisher's rate multiplied by `factor`.
@@ -475,6 +729,70 @@ impl Profile {
         if !self.groups.iter().any(|g| g.role == Role::Publisher) {
             return Err(top("no publisher group".into()));
         }
+        self.check_faults().map_err(top)
+    }
+
+    /// The `faults:` schedule's checks.
+    fn check_faults(&self) -> Result<(), String> {
+        if self.faults.is_empty() {
+            return Ok(());
+        }
+        let window = self.ramp_up() + self.duration.get();
+        let mut longest = std::time::Duration::ZERO;
+        let mut network = false;
+        for (i, f) in self.faults.iter().enumerate() {
+            let err = |m: String| format!("`faults` entry {} (at {}): {m}", i + 1, f.at);
+            let occurrences = f.occurrences(i).map_err(err)?;
+            let action = f.action().map_err(err)?;
+            if let FaultAction::Partition { percent, .. } = action {
+                if !(percent.is_finite() && percent > 0.0 && percent <= 100.0) {
+                    return Err(err(format!(
+                        "`percent` {percent} must be more than 0 and at most 100"
+                    )));
+                }
+            }
+            if let FaultAction::Latency { delay, .. } = action {
+                if delay > std::time::Duration::from_secs(60) {
+                    return Err(err("`ms` must be at most 60000".into()));
+                }
+            }
+            network |= !action.on_broker();
+            if action.length().is_zero() && !matches!(action, FaultAction::Restart { .. }) {
+                return Err(err("the fault must last more than 0".into()));
+            }
+            longest = longest.max(action.length());
+            for o in &occurrences {
+                if o.at + action.length() > window {
+                    return Err(err(format!(
+                        "occurrence {} ends at {}, after the publishing window ({}: ramp-up and duration)",
+                        o.occurrence + 1,
+                        Span(o.at + action.length()),
+                        Span(window)
+                    )));
+                }
+            }
+        }
+        if let Some(g) = self.groups.iter().find(|g| g.clean(self)) {
+            return Err(format!(
+                "`faults` need persistent sessions: group `{}` has a clean session (set `clean_session: false`)",
+                g.name
+            ));
+        }
+        if network && self.keep_alive == 0 {
+            return Err(
+                "`faults` with partitions or latency need `keep_alive` > 0: a cut link is found by it"
+                    .into(),
+            );
+        }
+        if self.version == Version::V5 {
+            let expiry = self.session_expiry.unwrap_or(0);
+            if f64::from(expiry) <= longest.as_secs_f64() {
+                return Err(format!(
+                    "`faults` need `session_expiry` (seconds) longer than the longest fault ({}), else sessions end while the broker is away; it is {expiry}",
+                    Span(longest)
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -551,6 +869,96 @@ groups:
         assert!(s.contains("clean_session"), "{s}");
         let bad = OK.replace("duration: 1s", "duration: 1s\nfoo: 1");
         assert!(Profile::from_yaml(&bad, "p.yaml").is_err());
+    }
+
+    const FAULTS: &str = "
+name: f
+duration: 20s
+clean_session: false
+session_expiry: 30
+keep_alive: 2
+groups:
+  - {name: p, role: publisher, count: 2, topic: 'f/{id}', qos: 1, rate: 10}
+  - {name: s, role: subscriber, count: 2, topic: 'f/+', qos: 2}
+faults:
+  - at: 2s
+    every: 5s
+    times: 3
+    kill_restart: {down: 1s}
+  - {at: 4s, partition: {percent: 50, for: 3s}}
+  - {at: 9s, latency: {ms: 200, jitter_ms: 50, for: 2s}}
+  - {at: 15s, restart: {}}
+";
+
+    #[test]
+    fn a_fault_schedule_expands_in_time_order() {
+        let p = Profile::from_yaml(FAULTS, "f.yaml").unwrap();
+        let s = p.fault_schedule();
+        let at: Vec<u64> = s.iter().map(|f| f.at.as_secs()).collect();
+        assert_eq!(at, vec![2, 4, 7, 9, 12, 15]);
+        assert_eq!(s[0].action.name(), "kill_restart");
+        assert_eq!(s[1].action.name(), "partition");
+        assert_eq!(s[4].occurrence, 2);
+        assert!(s[5].action.on_broker() && !s[3].action.on_broker());
+    }
+
+    #[test]
+    fn bad_fault_schedules_say_what_is_wrong() {
+        let bad = |from: &str, to: &str, want: &str| {
+            let text = FAULTS.replace(from, to);
+            assert_ne!(text, FAULTS, "{from}");
+            let s = Profile::from_yaml(&text, "f.yaml").unwrap_err().to_string();
+            assert!(s.contains(want), "{from} -> {to}: {s}");
+        };
+        bad("percent: 50", "percent: 150", "percent");
+        bad("percent: 50", "percent: 0", "percent");
+        bad("times: 3", "times: 5", "after the publishing window");
+        bad("every: 5s", "every: 1s", "must be longer");
+        bad("    times: 3\n", "", "`every` needs `times`");
+        bad("kill_restart: {down: 1s}", "kill_restart: {down: 1s, up: 2s}", "unknown field `up`");
+        bad("restart: {}", "reboot: {}", "unknown field `reboot`");
+        bad("restart: {}", "restart: {}, pause: {for: 1s}", "one action per entry");
+        bad("session_expiry: 30", "session_expiry: 2", "session_expiry");
+        bad("clean_session: false", "clean_session: true", "persistent sessions");
+        bad("keep_alive: 2", "keep_alive: 0", "keep_alive");
+        let s = Profile::from_yaml(&FAULTS.replace("percent: 50", "percent: 150"), "f.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(s.starts_with("f.yaml:10:"), "{s}");
+    }
+
+    proptest::proptest! {
+        /// Any repeat form within the window expands to `times`
+        /// occurrences `every` apart, each ending in the window; any that
+        /// leaves the window is refused.
+        #[test]
+        fn repeated_faults_stay_in_the_window(
+            at in 0u64..30, every in 1u64..20, times in 1u32..8, down in 1u64..5,
+        ) {
+            let text = format!("
+name: f
+duration: 60s
+clean_session: false
+session_expiry: 100
+groups:
+  - {{name: p, role: publisher, count: 1, topic: 'f', qos: 1, rate: 10}}
+faults:
+  - {{at: {at}s, every: {every}s, times: {times}, kill_restart: {{down: {down}s}}}}
+");
+            let fits = (times == 1 || every > down) && at + every * u64::from(times - 1) + down <= 60;
+            match Profile::from_yaml(&text, "f.yaml") {
+                Ok(p) => {
+                    proptest::prop_assert!(fits);
+                    let s = p.fault_schedule();
+                    proptest::prop_assert_eq!(s.len(), times as usize);
+                    for (k, f) in s.iter().enumerate() {
+                        proptest::prop_assert_eq!(f.at.as_secs(), at + every * k as u64);
+                        proptest::prop_assert!(f.at.as_secs() + down <= 60);
+                    }
+                }
+                Err(e) => proptest::prop_assert!(!fits, "{}", e),
+            }
+        }
     }
 
     #[test]
