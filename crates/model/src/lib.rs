@@ -32,6 +32,7 @@
 
 pub mod alternatives;
 pub mod broker;
+pub mod checker;
 pub mod config;
 pub mod connection;
 pub mod durable;
