@@ -229,16 +229,15 @@ impl Report {
         );
         let _ = writeln!(s);
         let _ = writeln!(s, "{:<22}{:>10}{:>10}{:>10}", "", "QoS 0", "QoS 1", "QoS 2");
-        let rows: [(&str, PerQos); 7] = [
+        let rows: [(&str, PerQos); 6] = [
             ("published", c.published),
             ("acked", c.acked),
             ("received", c.received),
             ("owed", c.owed),
             ("lost", c.lost),
             ("duplicates", c.duplicates),
-            ("", [0; 3]),
         ];
-        for (name, q) in rows.iter().filter(|(n, _)| !n.is_empty()) {
+        for (name, q) in rows {
             let _ = writeln!(s, "{:<22}{:>10}{:>10}{:>10}", name, q[0], q[1], q[2]);
         }
         let _ = writeln!(s, "{:<22}{:>10}", "completed (QoS 2)", c.completed);
