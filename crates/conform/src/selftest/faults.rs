@@ -22,6 +22,12 @@ use mqtt_netfault::{Out, PacketTap};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
+pub mod aware;
+#[cfg(test)]
+mod aware_tests;
+
+pub(crate) use aware::{ClientRecord, WillOut};
+
 /// How long [`Fault::DeliveriesSwapped`] holds a delivery back, waiting for
 /// the next one on the same topic to overtake it.
 const HOLD: Duration = Duration::from_millis(150);
@@ -88,6 +94,23 @@ pub enum Fault {
     KeepAliveNotEnforced,
     /// Wildcard subscriptions (`#`, `+/...`) receive messages of `$` topics.
     DollarTopicsLeaked,
+    /// A PUBREL a client re-sends on a later connection is never answered
+    /// (see [`aware`]).
+    RetransmittedPubrelDropped,
+    /// Messages queued for a resumed session are acknowledged but never
+    /// delivered (see [`aware`]).
+    QueuedLostOnReconnect,
+    /// Re-deliveries reach the client with DUP 0 (see [`aware`]).
+    DupCleared,
+    /// A returning client's will is published after its normal DISCONNECT
+    /// (see [`aware`]).
+    WillAfterCleanDisconnect,
+    /// A stalled link the broker keeps writing to is never timed out (see
+    /// [`aware`]).
+    StallAnsweredAsLive,
+    /// Session Present 1 is answered as 0 to returning clients (see
+    /// [`aware`]).
+    SessionPresentForgotten,
 }
 
 /// What the catalogue says about a fault.
@@ -137,6 +160,24 @@ impl Fault {
         Fault::NoPingresp,
         Fault::KeepAliveNotEnforced,
         Fault::DollarTopicsLeaked,
+        Fault::RetransmittedPubrelDropped,
+        Fault::QueuedLostOnReconnect,
+        Fault::DupCleared,
+        Fault::WillAfterCleanDisconnect,
+        Fault::StallAnsweredAsLive,
+        Fault::SessionPresentForgotten,
+    ];
+
+    /// The faults that need state across the connections of one client id
+    /// (or a stalled link) to show: only a suite that reconnects, resumes
+    /// sessions or stalls links can catch them. See [`aware`].
+    pub const FAULT_AWARE: &'static [Fault] = &[
+        Fault::RetransmittedPubrelDropped,
+        Fault::QueuedLostOnReconnect,
+        Fault::DupCleared,
+        Fault::WillAfterCleanDisconnect,
+        Fault::StallAnsweredAsLive,
+        Fault::SessionPresentForgotten,
     ];
 
     /// The fault's catalogue entry.
@@ -337,6 +378,7 @@ impl Fault {
                 &["MQTT-4.7.2-1"],
                 "subscribe to `#` or `+/...` and expect nothing whose topic begins with `$`",
             ),
+            aware => aware::info(aware),
         };
         FaultInfo {
             name,
@@ -383,6 +425,12 @@ pub(crate) struct Shared {
     /// Message Expiry Interval each message was published with, by topic
     /// and payload.
     expiry: Mutex<HashMap<(String, Bytes), u32>>,
+    /// What earlier connections of each client id did (the fault-aware
+    /// faults' memory, see [`aware`]), by client id.
+    pub(crate) clients: Mutex<HashMap<String, ClientRecord>>,
+    /// Where [`Fault::WillAfterCleanDisconnect`] sends the wills the proxy
+    /// is to publish itself, on a fresh connection to the broker.
+    pub(crate) will_out: Mutex<Option<UnboundedSender<WillOut>>>,
     /// How many times the fault changed what a side saw.
     pub(crate) triggered: AtomicU64,
 }
@@ -421,6 +469,8 @@ pub(crate) struct Session {
     last_to_server: Instant,
     /// PINGREQs the proxy sent in the client's place, not yet answered.
     fake_pings: u32,
+    /// The fault-aware faults' view of this connection.
+    aware: aware::ConnState,
 }
 
 impl Session {
@@ -444,6 +494,7 @@ impl Session {
             connected: false,
             last_to_server: now,
             fake_pings: 0,
+            aware: aware::ConnState::default(),
         }
     }
 
@@ -527,6 +578,9 @@ impl Session {
 
     /// A packet from the client.
     fn handle_client(&mut self, p: Packet, raw: Bytes, now: Instant, out: &mut Out) {
+        if self.aware_client(&p) {
+            return;
+        }
         match &p {
             Packet::Connect(c) => {
                 self.version = Some(c.protocol_version);
@@ -612,6 +666,10 @@ impl Session {
         if !matches!(p, Packet::Publish(_)) {
             self.flush_held(out);
         }
+        let fake_pingresp = matches!(p, Packet::PingResp) && self.fake_pings > 0;
+        if self.connected && !fake_pingresp {
+            self.aware.last_from_server = Some(now);
+        }
         match p {
             Packet::Publish(pb) => self.deliver(pb, raw, now, out),
             Packet::ConnAck(mut c) => {
@@ -621,6 +679,9 @@ impl Session {
                         self.keep_alive = k;
                     }
                     self.last_to_server = now;
+                    if self.aware_connack(&mut c) {
+                        return self.altered_to_client(out, &Packet::ConnAck(c), raw);
+                    }
                     if self.is(Fault::SessionPresentFlipped) {
                         c.session_present = !c.session_present;
                         return self.altered_to_client(out, &Packet::ConnAck(c), raw);
@@ -729,6 +790,13 @@ impl Session {
 
     /// A PUBLISH from the server to the client.
     fn deliver(&mut self, mut p: Publish, raw: Bytes, now: Instant, out: &mut Out) {
+        match self.aware_deliver(&mut p, now, out) {
+            aware::Delivery::Altered => {
+                return self.altered_to_client(out, &Packet::Publish(p), raw)
+            }
+            aware::Delivery::Dropped => return,
+            aware::Delivery::Untouched => {}
+        }
         let v5 = self.v5();
         match self.fault {
             Some(Fault::Qos2DeliveredTwice) if p.qos == QoS::ExactlyOnce => {
@@ -887,8 +955,15 @@ impl Session {
     }
 
     fn ping_due(&self) -> Option<Instant> {
-        (self.is(Fault::KeepAliveNotEnforced) && self.connected && self.keep_alive > 0)
-            .then(|| self.last_to_server + Duration::from_millis(u64::from(self.keep_alive) * 500))
+        if !(self.connected && self.keep_alive > 0) {
+            return None;
+        }
+        let due = self.last_to_server + Duration::from_millis(u64::from(self.keep_alive) * 500);
+        if self.is(Fault::KeepAliveNotEnforced) {
+            Some(due)
+        } else {
+            self.stall_ping_due(due)
+        }
     }
 
     /// When [`Self::on_timer`] next has something to do.

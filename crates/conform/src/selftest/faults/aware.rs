@@ -1,0 +1,340 @@
+//! The fault-aware faults: broker misbehaviours that show only across the
+//! connections of one client id (a reconnect, a resumed session) or on a
+//! link that stalls while the broker writes to it, so that only a suite
+//! that reconnects, resumes sessions or stalls links can catch them.
+//!
+//! The proxy's taps are per connection; these faults remember what earlier
+//! connections of the same client id did in the proxy's [`Shared`] state
+//! (a [`ClientRecord`] per client id, behind the mutex every [`Session`]
+//! of one proxy shares). A first connection of a client id is never
+//! touched by the reconnect faults: a suite that never comes back with the
+//! same client id sees a correct broker.
+//!
+//! - [`Fault::RetransmittedPubrelDropped`]: a broker that keeps the QoS 2
+//!   receiver state per network connection instead of per session: a PUBREL
+//!   re-sent on a new connection (the client never saw the PUBCOMP) finds
+//!   nothing and is silently ignored, so the client's exchange never
+//!   completes. Breaks the receiver's duty to answer every PUBREL with a
+//!   PUBCOMP (3.1.1 MQTT-4.3.3-2, 5.0 MQTT-4.3.3-11).
+//! - [`Fault::QueuedLostOnReconnect`]: a broker that marks the messages it
+//!   queued for an offline session as sent when the session is resumed,
+//!   before writing them: the client gets CONNACK with Session Present 1
+//!   and never the messages (the proxy acknowledges them in the client's
+//!   place, so the broker thinks they arrived). Breaks keeping QoS 1 and 2
+//!   messages for a resumed session and re-sending unacknowledged ones
+//!   (3.1.1 MQTT-3.1.2-5, MQTT-4.1.0-1, MQTT-4.4.0-1; 5.0 MQTT-3.1.2-5,
+//!   MQTT-3.1.2-23, MQTT-4.4.0-1).
+//! - [`Fault::DupCleared`]: a broker that rebuilds a re-delivered PUBLISH
+//!   from the stored message and loses the DUP flag: a retransmission
+//!   after reconnect looks new. Breaks MQTT-3.3.1-1 (both versions).
+//! - [`Fault::WillAfterCleanDisconnect`]: a broker that keeps a copy of
+//!   the will in the persistent session record and, for a client id it has
+//!   seen before, publishes that copy when the connection ends although the
+//!   DISCONNECT (reason 0) discarded the connection's will. The proxy passes
+//!   the DISCONNECT on and publishes the will itself on a fresh connection
+//!   to the broker. Unlike [`Fault::WillOnNormalDisconnect`] (every client,
+//!   the DISCONNECT swallowed so the broker itself publishes), it acts only
+//!   on a reconnecting client id. Breaks MQTT-3.1.2-10 and MQTT-3.14.4-3.
+//! - [`Fault::StallAnsweredAsLive`]: a broker whose idle timer counts its
+//!   own writes as activity: a link that stalls while the broker still
+//!   writes to it (deliveries to a subscriber) is never timed out, so the
+//!   half-open connection stays and the will is not published until the
+//!   broker has nothing more to send. The proxy keeps the broker's real
+//!   timer from firing by sending PINGREQ every half Keep Alive in the
+//!   client's place, for as long as the broker wrote to the client within
+//!   the last one and a half Keep Alive. Unlike
+//!   [`Fault::KeepAliveNotEnforced`] (any silent client), a client that is
+//!   silent and gets nothing is still timed out. Breaks 3.1.1 MQTT-3.1.2-24,
+//!   5.0 MQTT-3.1.2-22, and the will on a network failure (MQTT-3.1.2-8).
+//! - [`Fault::SessionPresentForgotten`]: a broker that resumes the session
+//!   but reports Session Present 0 to a returning client id (as if it
+//!   answered from the connection instead of the session store). Unlike
+//!   [`Fault::SessionPresentFlipped`], first connections are untouched.
+//!   Breaks 3.1.1 MQTT-3.2.2-2, 5.0 MQTT-3.2.2-3.
+
+use std::collections::HashMap;
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
+
+use mqtt_codec::{
+    ConnAck, Connect, Packet, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, Will,
+};
+use mqtt_netfault::Out;
+
+#[cfg(doc)]
+use super::Shared;
+use super::{Fault, Session};
+
+/// A catalogue entry: name, description, 3.1.1 and 5.0 statements, hint.
+pub(super) type Entry = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static str,
+);
+
+/// The catalogue entry of a fault of [`Fault::FAULT_AWARE`].
+pub(super) fn info(f: Fault) -> Entry {
+    match f {
+        Fault::RetransmittedPubrelDropped => (
+            "retransmitted-pubrel-dropped",
+            "a PUBREL the client re-sends on a later connection is ignored: no PUBCOMP",
+            &["MQTT-4.3.3-2"],
+            &["MQTT-4.3.3-11"],
+            "release a QoS 2 message (PUBREL), reconnect, re-send the PUBREL and expect PUBCOMP",
+        ),
+        Fault::QueuedLostOnReconnect => (
+            "queued-lost-on-reconnect",
+            "messages queued for a resumed session are acknowledged in the client's place, never delivered",
+            &["MQTT-3.1.2-5", "MQTT-4.1.0-1", "MQTT-4.4.0-1"],
+            &["MQTT-3.1.2-5", "MQTT-3.1.2-23", "MQTT-4.4.0-1"],
+            "queue a QoS 1 message for an offline session, resume it, expect the message after CONNACK",
+        ),
+        Fault::DupCleared => (
+            "dup-cleared",
+            "a re-delivery after reconnect reaches the client with DUP 0",
+            &["MQTT-3.3.1-1"],
+            &["MQTT-3.3.1-1"],
+            "leave a QoS 1 delivery unacknowledged, resume the session, expect it again with dup: true",
+        ),
+        Fault::WillAfterCleanDisconnect => (
+            "will-after-clean-disconnect",
+            "a returning client's will is published after its normal DISCONNECT",
+            &["MQTT-3.1.2-10", "MQTT-3.14.4-3"],
+            &["MQTT-3.1.2-10", "MQTT-3.14.4-3"],
+            "connect twice with one client id and a will, DISCONNECT normally, expect no will",
+        ),
+        Fault::StallAnsweredAsLive => (
+            "stall-answered-as-live",
+            "a stalled link the broker keeps writing to is never timed out; its will waits",
+            &["MQTT-3.1.2-24", "MQTT-3.1.2-8"],
+            &["MQTT-3.1.2-22", "MQTT-3.1.2-8"],
+            "stall a subscriber with Keep Alive 1 and a will, keep publishing to it, expect the will",
+        ),
+        Fault::SessionPresentForgotten => (
+            "session-present-forgotten",
+            "a returning client's resumed session is reported with Session Present 0",
+            &["MQTT-3.2.2-2"],
+            &["MQTT-3.2.2-3"],
+            "resume a session and expect the connack with session_present: true",
+        ),
+        other => unreachable!("{other:?} is not in Fault::FAULT_AWARE"),
+    }
+}
+
+/// What the proxy remembers of one client id's connections.
+#[derive(Debug, Default)]
+pub(crate) struct ClientRecord {
+    /// CONNECTs seen with this client id.
+    connections: u64,
+    /// Packet ids of the PUBRELs the client sent, each with the connection
+    /// (its number among this client id's, from 1) that sent it first. A
+    /// new QoS 2 PUBLISH (DUP 0) with the id starts a new exchange and
+    /// forgets it.
+    pubrels: HashMap<u16, u64>,
+}
+
+/// A will the proxy publishes itself, for
+/// [`Fault::WillAfterCleanDisconnect`].
+#[derive(Debug, Clone)]
+pub(crate) struct WillOut {
+    /// The version the client spoke.
+    pub(crate) version: ProtocolVersion,
+    /// The will of its CONNECT.
+    pub(crate) will: Will,
+}
+
+impl WillOut {
+    /// The PUBLISH that carries the will (packet id left 0 for the
+    /// publisher to set).
+    pub(crate) fn publish(&self) -> Publish {
+        let mut p = Publish::new(self.will.topic.clone(), self.will.payload.clone());
+        p.qos = self.will.qos;
+        p.retain = self.will.retain;
+        if self.version.is_v5() {
+            p.properties = self.will.properties.clone();
+            p.properties.will_delay_interval = None;
+        }
+        p
+    }
+}
+
+/// The fault-aware faults' view of one connection.
+#[derive(Debug, Default)]
+pub(crate) struct ConnState {
+    /// The client id of its CONNECT (none when empty: the server assigns
+    /// one, which no later connection can repeat).
+    client_id: Option<String>,
+    /// This connection's number among its client id's, from 1.
+    index: u64,
+    /// An earlier connection used this client id.
+    returning: bool,
+    /// The will of its CONNECT.
+    will: Option<Will>,
+    /// CONNACK said Session Present 1 and the client has sent nothing
+    /// since: what the server sends now was queued for the session.
+    queued_phase: bool,
+    /// When the server last sent this connection anything after CONNACK,
+    /// answers to the proxy's own PINGREQs aside.
+    pub(super) last_from_server: Option<Instant>,
+}
+
+/// What the fault-aware faults did to a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Nothing: the other faults may act on it.
+    Untouched,
+    /// Changed: send the changed packet.
+    Altered,
+    /// Dropped (and acknowledged to the server if need be).
+    Dropped,
+}
+
+impl Session {
+    /// The record of this connection's client id, if it has one.
+    fn with_record<T>(&self, f: impl FnOnce(&mut ClientRecord) -> T) -> Option<T> {
+        let id = self.aware.client_id.as_ref()?;
+        let mut clients = self
+            .shared
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Some(f(clients.entry(id.clone()).or_default()))
+    }
+
+    /// Numbers the connection among its client id's, keeps its will.
+    fn note_connect(&mut self, c: &Connect) {
+        self.aware.will = c.will.clone();
+        let id = c.client_id.as_str();
+        if id.is_empty() {
+            return;
+        }
+        self.aware.client_id = Some(id.to_owned());
+        let index = self
+            .with_record(|r| {
+                r.connections += 1;
+                r.connections
+            })
+            .unwrap_or(1);
+        self.aware.index = index;
+        self.aware.returning = index > 1;
+    }
+
+    /// A packet from the client, seen first by the fault-aware faults;
+    /// `true` when it is consumed (not passed on).
+    pub(super) fn aware_client(&mut self, p: &Packet) -> bool {
+        if self.connected {
+            // The client speaks: what the server sends from now on may be
+            // an answer, not the session's queue.
+            self.aware.queued_phase = false;
+        }
+        match p {
+            Packet::Connect(c) => self.note_connect(c),
+            Packet::Publish(pb)
+                if self.is(Fault::RetransmittedPubrelDropped)
+                    && pb.qos == QoS::ExactlyOnce
+                    && !pb.dup =>
+            {
+                self.with_record(|r| r.pubrels.remove(&pb.packet_id));
+            }
+            Packet::PubRel(r) if self.is(Fault::RetransmittedPubrelDropped) => {
+                let index = self.aware.index;
+                let earlier = self
+                    .with_record(|rec| *rec.pubrels.entry(r.packet_id).or_insert(index) != index)
+                    .unwrap_or(false);
+                if earlier {
+                    self.hit();
+                    return true;
+                }
+            }
+            Packet::Disconnect(d)
+                if self.is(Fault::WillAfterCleanDisconnect)
+                    && self.aware.returning
+                    && d.reason_code == ReasonCode::SUCCESS =>
+            {
+                // The DISCONNECT goes on (the server discards its will);
+                // the proxy publishes the will itself.
+                if let Some(will) = self.aware.will.take() {
+                    self.send_will(will);
+                }
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// Hands a will to the proxy's will publisher.
+    fn send_will(&self, will: Will) {
+        let version = self.v();
+        let sent = self
+            .shared
+            .will_out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|tx| tx.send(WillOut { version, will }).is_ok());
+        if sent {
+            self.hit();
+        } else {
+            tracing::warn!("selftest proxy: no will publisher; the will is not published");
+        }
+    }
+
+    /// A success CONNACK, seen first by the fault-aware faults; `true` when
+    /// it was changed.
+    pub(super) fn aware_connack(&mut self, c: &mut ConnAck) -> bool {
+        if !c.session_present || !self.aware.returning {
+            return false;
+        }
+        if self.is(Fault::QueuedLostOnReconnect) {
+            self.aware.queued_phase = true;
+        }
+        if self.is(Fault::SessionPresentForgotten) {
+            c.session_present = false;
+            return true;
+        }
+        false
+    }
+
+    /// A delivery, seen first by the fault-aware faults.
+    pub(super) fn aware_deliver(
+        &mut self,
+        p: &mut Publish,
+        now: Instant,
+        out: &mut Out,
+    ) -> Delivery {
+        if self.aware.queued_phase && self.is(Fault::QueuedLostOnReconnect) {
+            // Accepted in the client's place, so the server forgets it.
+            match p.qos {
+                QoS::AtMostOnce => {}
+                QoS::AtLeastOnce => {
+                    self.inject_server(out, &Packet::PubAck(PubResponse::new(p.packet_id)), now);
+                }
+                QoS::ExactlyOnce => {
+                    self.absorbed.insert(p.packet_id);
+                    self.inject_server(out, &Packet::PubRec(PubResponse::new(p.packet_id)), now);
+                }
+            }
+            self.hit();
+            return Delivery::Dropped;
+        }
+        if p.dup && self.aware.returning && self.is(Fault::DupCleared) {
+            p.dup = false;
+            return Delivery::Altered;
+        }
+        Delivery::Untouched
+    }
+
+    /// For [`Fault::StallAnsweredAsLive`]: `due` (when the proxy would ping
+    /// in the client's place) if the server wrote to the client within one
+    /// and a half Keep Alive before it.
+    pub(super) fn stall_ping_due(&self, due: Instant) -> Option<Instant> {
+        if !self.is(Fault::StallAnsweredAsLive) {
+            return None;
+        }
+        let wrote = self.aware.last_from_server?;
+        let window = Duration::from_millis(u64::from(self.keep_alive) * 1500);
+        (due < wrote + window).then_some(due)
+    }
+}
