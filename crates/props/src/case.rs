@@ -286,6 +286,33 @@ pub enum Op {
         /// Message Expiry Interval, seconds (1: gone after the wait).
         expiry: u32,
     },
+    /// The network fails under the client: its link is reset (RST both
+    /// ways, through the case's fault proxy) after a PINGREQ round trip
+    /// (so that what it sent before was read). To the broker an abrupt
+    /// close: the Will fires (MQTT-3.1.2-8 / 5.0 §3.1.2.5), the session
+    /// stays if it outlives the connection.
+    Reset {
+        /// Client.
+        client: u8,
+    },
+    /// The client's link stalls, both ways, both sockets open (a half-open
+    /// link), for [`STALL_MS`], then heals. Shorter than any keep alive of
+    /// the case: nothing may change, what was due during the stall
+    /// arrives after it, once.
+    Stall {
+        /// Client.
+        client: u8,
+    },
+    /// The broker restarts (on targets with a lifecycle): every client
+    /// disconnects normally first (no Will is left to a broker's shutdown
+    /// latitude), then the broker is killed and started again (stopped
+    /// cleanly when it claims durability across a clean stop only). A
+    /// durable broker keeps sessions, subscriptions, queued and in-flight
+    /// messages and retained messages; one in memory keeps nothing.
+    Restart {
+        /// The client lending its name to the step (unused otherwise).
+        client: u8,
+    },
     /// A new connection (the client's name with `k`) with Keep Alive 1 s
     /// that stays silent: the server must close it after 1.5 s (3.1.1
     /// MQTT-3.1.2-24, 5.0 MQTT-3.1.2-22); the close is awaited up to
@@ -300,6 +327,41 @@ pub enum Op {
 /// bound the scenario library's keep-alive scenario uses (1.5 × 1 s plus
 /// scheduling and a timer's granularity).
 pub const LAPSE_BOUND_MS: u64 = 3_000;
+
+/// How [`Op::Restart`] restarts a target, from what it claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartKind {
+    /// Kill (SIGKILL) and start: the target claims durability
+    /// (`durable`), so its state comes back as the model's does.
+    KillDurable,
+    /// Kill and start: no durability claim, the broker comes back empty.
+    KillVolatile,
+    /// Stop cleanly (SIGTERM) and start: the target claims durability
+    /// across a clean stop only (`durable-stop`); its state comes back.
+    CleanDurable,
+}
+
+impl RestartKind {
+    /// How a target with these capabilities restarts.
+    pub fn of(capabilities: &std::collections::BTreeSet<mqtt_targets::Capability>) -> RestartKind {
+        use mqtt_targets::Capability;
+        if capabilities.contains(&Capability::Durable) {
+            RestartKind::KillDurable
+        } else if capabilities.contains(&Capability::DurableStop) {
+            RestartKind::CleanDurable
+        } else {
+            RestartKind::KillVolatile
+        }
+    }
+
+    /// Whether the broker's state survives.
+    pub fn keeps_state(self) -> bool {
+        !matches!(self, RestartKind::KillVolatile)
+    }
+}
+
+/// How long [`Op::Stall`] holds the link.
+pub const STALL_MS: u64 = 300;
 
 impl Op {
     /// The client the operation acts on.
@@ -316,7 +378,10 @@ impl Op {
             | Op::Refused { client, .. }
             | Op::Malformed { client, .. }
             | Op::Expire { client, .. }
-            | Op::Lapse { client } => *client,
+            | Op::Lapse { client }
+            | Op::Reset { client }
+            | Op::Stall { client }
+            | Op::Restart { client } => *client,
         }
     }
 }
@@ -340,6 +405,7 @@ impl Case {
             matches!(
                 o,
                 Op::Drop { .. }
+                    | Op::Reset { .. }
                     | Op::Malformed { .. }
                     | Op::Disconnect {
                         publish_will: true,
@@ -347,6 +413,19 @@ impl Case {
                     }
             )
         })
+    }
+
+    /// True when some operation breaks a link (the case's clients then go
+    /// through a fault proxy).
+    pub fn uses_link_faults(&self) -> bool {
+        self.ops
+            .iter()
+            .any(|o| matches!(o, Op::Reset { .. } | Op::Stall { .. }))
+    }
+
+    /// True when the case restarts the broker (it then runs alone).
+    pub fn restarts(&self) -> bool {
+        self.ops.iter().any(|o| matches!(o, Op::Restart { .. }))
     }
 }
 

@@ -29,16 +29,17 @@ use tokio::time::Instant;
 
 use super::case::{
     client_name, filter, filter_kind, observer_filter, topic, will_topic, AliasOp, Case,
-    FilterKind, Op, OBSERVER, TOPICS, USER_KEYS, USER_VALUES,
+    FilterKind, Op, RestartKind, OBSERVER, STALL_MS, TOPICS, USER_KEYS, USER_VALUES,
 };
 use super::script::{map, one_of, seq, Script};
 use super::want::{
     fits_extra, fits_other, fits_required, same_kind, shared_retained_allowed, source_of,
     Allowance, Deliver, Rule, Source, Want,
 };
+use mqtt_netfault::{LinkFault, Proxy, Selector};
 use mqtt_scenario::packet::Bindings;
 use mqtt_scenario::runner::RunBindings;
-use mqtt_targets::{Capability, VersionTag};
+use mqtt_targets::{Capability, Lifecycle, Target, VersionTag};
 
 /// How a case runs.
 #[derive(Debug, Clone)]
@@ -116,6 +117,9 @@ pub struct CaseRun {
     /// Latitudes of the specifications the target used (legal choices,
     /// surprising ones counted so that a report can warn), by name.
     pub allowances: BTreeMap<&'static str, usize>,
+    /// Faults of the fault alphabet executed (`reset`, `stall`,
+    /// `restart`), with how many times.
+    pub faults: BTreeMap<&'static str, usize>,
 }
 
 /// A delivery received and not yet acknowledged.
@@ -202,6 +206,11 @@ struct Exec<'a> {
     case: &'a Case,
     s: &'a ExecSettings,
     endpoint: &'a Endpoint,
+    /// The fault proxy the case's clients connect through, when it breaks
+    /// links.
+    proxy: Option<Proxy>,
+    /// The target, for restarts.
+    lifecycle: Option<&'a Target>,
     b: RunBindings,
     t_bound: String,
     v5: bool,
@@ -243,13 +252,33 @@ fn mstr(s: &str) -> MqttString {
     MqttString::new(s).unwrap_or_default()
 }
 
-/// Runs `case` against `endpoint` with the names of `bindings`.
+/// Runs `case` against `endpoint` with the names of `bindings`;
+/// `lifecycle`, the target behind it, restarts the broker for
+/// [`Op::Restart`] (without it restarts are skipped).
 pub async fn run_case(
     case: &Case,
     endpoint: &Endpoint,
     bindings: RunBindings,
     settings: &ExecSettings,
+    lifecycle: Option<&Target>,
 ) -> CaseRun {
+    let proxy = if case.uses_link_faults() && !endpoint.scheme.is_tls() {
+        match proxy_for(endpoint).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                return CaseRun {
+                    divergence: None,
+                    error: Some(format!("no fault proxy: {e}")),
+                    executed: 0,
+                    script: Script::default(),
+                    allowances: BTreeMap::new(),
+                    faults: BTreeMap::new(),
+                }
+            }
+        }
+    } else {
+        None
+    };
     let v5 = case.version == VersionTag::V5;
     let mut parties: Vec<Party> = (0..case.clients.len())
         .map(|i| {
@@ -265,6 +294,8 @@ pub async fn run_case(
         case,
         s: settings,
         endpoint,
+        proxy,
+        lifecycle,
         t_bound,
         v5,
         model: Broker::new(settings.model.clone()),
@@ -287,13 +318,25 @@ pub async fn run_case(
         b: bindings,
     };
     let mut executed = 0;
+    let mut faults = BTreeMap::new();
     let mut outcome = e.setup().await;
     if outcome.is_ok() {
         for (i, op) in case.ops.iter().enumerate() {
             e.step = Some(i);
             e.op_text = format!("{op:?}");
             match e.op(i, op).await {
-                Ok(true) => executed += 1,
+                Ok(true) => {
+                    executed += 1;
+                    let fault = match op {
+                        Op::Reset { .. } => Some("reset"),
+                        Op::Stall { .. } => Some("stall"),
+                        Op::Restart { .. } => Some("restart"),
+                        _ => None,
+                    };
+                    if let Some(f) = fault {
+                        *faults.entry(f).or_insert(0) += 1;
+                    }
+                }
                 Ok(false) => {}
                 Err(stop) => {
                     outcome = Err(stop);
@@ -308,6 +351,9 @@ pub async fn run_case(
         outcome = e.finish().await;
     }
     e.cleanup().await;
+    if let Some(p) = e.proxy.take() {
+        p.stop().await;
+    }
     let (divergence, error) = match outcome {
         Ok(()) => (None, None),
         Err(Stop::Diverged(d)) => (Some(d), None),
@@ -319,7 +365,38 @@ pub async fn run_case(
         executed,
         script: e.script,
         allowances: e.allowances,
+        faults,
     }
+}
+
+/// A transparent fault proxy in front of `endpoint`'s broker (loopback).
+async fn proxy_for(endpoint: &Endpoint) -> Result<Proxy, String> {
+    let upstream = tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port))
+        .await
+        .map_err(|e| format!("{}: {e}", endpoint.host))?
+        .next()
+        .ok_or_else(|| format!("{}: no address", endpoint.host))?;
+    Proxy::transparent(upstream)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Where client `name` connects: the broker, or its own listener of the
+/// case's fault proxy.
+async fn endpoint_of(proxy: Option<&Proxy>, endpoint: &Endpoint, name: &str) -> Step<Endpoint> {
+    let Some(proxy) = proxy else {
+        return Ok(endpoint.clone());
+    };
+    let addr = proxy
+        .listen(name)
+        .await
+        .map_err(|e| Stop::Error(format!("fault proxy: {e}")))?;
+    Ok(Endpoint {
+        scheme: endpoint.scheme,
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        path: endpoint.path.clone(),
+    })
 }
 
 fn party(b: &RunBindings, name: String, manual: bool) -> Party {
@@ -475,6 +552,9 @@ impl Exec<'_> {
                 self.drop_party(c).await?;
                 Ok(true)
             }
+            Op::Reset { .. } => self.reset_party(c).await,
+            Op::Stall { .. } => self.stall_party(c).await,
+            Op::Restart { .. } => self.restart(i).await,
             Op::Subscribe { filters, id, .. } => {
                 let persistent = self.parties[c].persistent;
                 let mut subs = Vec::new();
@@ -602,7 +682,8 @@ impl Exec<'_> {
             });
         }
         let options = self.s.client.clone().version(self.case.version.protocol());
-        let client = TestClient::open(self.endpoint, &options)
+        let endpoint = endpoint_of(self.proxy.as_ref(), self.endpoint, &name).await?;
+        let client = TestClient::open(&endpoint, &options)
             .await
             .map_err(|e| Stop::Error(format!("{name}: cannot connect: {e}")))?;
         let p = &mut self.parties[c];
@@ -689,6 +770,138 @@ impl Exec<'_> {
         }
         self.detach(c);
         self.settle().await
+    }
+
+    /// A PINGREQ/PINGRESP round trip on both sides: the broker has read
+    /// everything `c` sent before (a reset may discard bytes in flight).
+    async fn round_trip(&mut self, c: usize) -> Step<()> {
+        let name = self.parties[c].name.clone();
+        self.script
+            .send(&name, map(vec![("type", "pingreq".into())]));
+        self.send_both(c, Packet::PingReq).await?;
+        self.settle().await
+    }
+
+    /// [`Op::Reset`]: RST both ways under `c`, then as a drop.
+    async fn reset_party(&mut self, c: usize) -> Step<bool> {
+        if self.proxy.is_none() {
+            return Ok(false);
+        }
+        self.round_trip(c).await?;
+        self.drain_all().await?;
+        self.will_template(c);
+        let name = self.parties[c].name.clone();
+        self.script.step(
+            &name,
+            "fault",
+            map(vec![
+                ("clients", seq(vec![name.as_str().into()])),
+                ("kind", "reset".into()),
+            ]),
+        );
+        self.script.step(
+            &name,
+            "expect_close",
+            map(vec![("client", name.as_str().into())]),
+        );
+        if let Some(p) = &self.proxy {
+            p.reset(&Selector::Group(name.clone()));
+        }
+        if let Some(mut live) = self.parties[c].live.take() {
+            // The reset reached the client: its connection is closed.
+            let _ = live.expect_closed(self.s.wait).await;
+            live.drop_connection().await;
+        }
+        if let Some(conn) = self.parties[c].conn {
+            let now = self.now();
+            self.model
+                .connection_closed(conn, now)
+                .map_err(|e| Stop::Error(format!("model: {e}")))?;
+        }
+        self.detach(c);
+        self.settle().await?;
+        Ok(true)
+    }
+
+    /// [`Op::Stall`]: `c`'s link carries nothing for [`STALL_MS`], then
+    /// heals; a round trip after shows it carries again.
+    async fn stall_party(&mut self, c: usize) -> Step<bool> {
+        if self.proxy.is_none() {
+            return Ok(false);
+        }
+        self.settle().await?;
+        let name = self.parties[c].name.clone();
+        let group = Selector::Group(name.clone());
+        self.script.step(
+            &name,
+            "fault",
+            map(vec![
+                ("clients", seq(vec![name.as_str().into()])),
+                ("kind", "stall".into()),
+            ]),
+        );
+        self.script.sleep(STALL_MS);
+        self.script.step(
+            &name,
+            "heal",
+            map(vec![("clients", seq(vec![name.as_str().into()]))]),
+        );
+        if let Some(p) = &self.proxy {
+            p.apply(&group, LinkFault::Stall);
+        }
+        tokio::time::sleep(Duration::from_millis(STALL_MS)).await;
+        if let Some(p) = &self.proxy {
+            p.heal(&group);
+        }
+        self.round_trip(c).await?;
+        Ok(true)
+    }
+
+    /// [`Op::Restart`]: every client disconnects normally, the broker is
+    /// killed (or stopped) and started again; the model keeps its state
+    /// when the target claims it, else starts empty.
+    async fn restart(&mut self, i: usize) -> Step<bool> {
+        let Some(target) = self.lifecycle else {
+            return Ok(false);
+        };
+        let kind = RestartKind::of(&target.capabilities);
+        self.settle().await?;
+        for c in 0..self.parties.len() {
+            if self.parties[c].conn.is_some() {
+                self.disconnect(c, 0).await?;
+            }
+        }
+        let first = self.parties[0].name.clone();
+        if kind == RestartKind::CleanDurable {
+            self.script.step(&first, "stop_target", map(vec![]));
+        } else {
+            self.script.step(&first, "kill_target", map(vec![]));
+        }
+        self.script.step(&first, "restart_target", map(vec![]));
+        let verb = if kind == RestartKind::CleanDurable {
+            Lifecycle::Stop
+        } else {
+            Lifecycle::Kill
+        };
+        for v in [verb, Lifecycle::Restart] {
+            target
+                .lifecycle(v)
+                .await
+                .map_err(|e| Stop::Error(format!("step {i}: {e}")))?;
+        }
+        let now = self.now();
+        let mut fresh = Broker::new(self.s.model.clone());
+        if kind.keeps_state() {
+            let state = self.model.export_all();
+            fresh
+                .restore(state, now)
+                .map_err(|e| Stop::Error(format!("model restore: {e}")))?;
+        }
+        self.model = fresh;
+        self.drain_model()?;
+        // The observer of wills comes back.
+        self.setup().await?;
+        Ok(true)
     }
 
     fn detach(&mut self, c: usize) {

@@ -56,7 +56,8 @@ pub use exec::{run_case, CaseRun, Divergence, ExecSettings};
 pub use seeded::{case_runner, fresh_bindings, generate};
 pub use strategy::Profile;
 
-use mqtt_targets::{Capability, Target, VersionTag};
+use case::RestartKind;
+use mqtt_targets::{Capability, Lifecycle, Target, VersionTag};
 
 /// The number of cases a default conformance run adds.
 pub const DEFAULT_CASES: usize = 50;
@@ -86,6 +87,11 @@ pub struct PropsOptions {
     /// `counterexamples/unshrunk/` (to judge each class, not only the
     /// first of each rule).
     pub save_unshrunk: bool,
+    /// The fault alphabet: link resets and stalls where the target is
+    /// reached over plain TCP or WebSocket, broker restarts where the
+    /// harness started it ([`case::Op::Reset`], [`case::Op::Stall`],
+    /// [`case::Op::Restart`]).
+    pub faults: bool,
 }
 
 impl Default for PropsOptions {
@@ -101,6 +107,7 @@ impl Default for PropsOptions {
             max_saved: 3,
             stop_at_first: false,
             save_unshrunk: true,
+            faults: true,
         }
     }
 }
@@ -119,10 +126,16 @@ pub fn profile(target: &Target, o: &PropsOptions) -> Profile {
     if let Some(v) = o.version {
         versions.retain(|x| *x == v);
     }
+    let faults = o.faults;
+    let links = faults && !target.endpoint.scheme.is_tls();
+    let restart = (faults && target.lifecycle_unsupported(Lifecycle::Kill).is_none())
+        .then(|| RestartKind::of(&target.capabilities));
     Profile {
         versions,
         capabilities: target.capabilities.clone(),
         max_ops: o.max_ops,
+        links,
+        restart,
     }
 }
 
@@ -187,6 +200,9 @@ pub struct PropsReport {
     /// Latitudes the target used that the model does not take (legal
     /// choices), by name, with how many times.
     pub allowances: BTreeMap<String, usize>,
+    /// Faults of the fault alphabet executed, by kind (`reset`, `stall`,
+    /// `restart`), with how many times.
+    pub faults: BTreeMap<String, usize>,
     /// Wall time of the cases (without shrinking), seconds.
     pub seconds: f64,
     /// Cases per second.
@@ -209,6 +225,14 @@ impl PropsReport {
             self.seconds,
             self.cases_per_second
         );
+        if !self.faults.is_empty() {
+            let f: Vec<String> = self
+                .faults
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            let _ = writeln!(s, "  faults injected: {}", f.join(", "));
+        }
         for e in &self.error_samples {
             let _ = writeln!(s, "  error: {e}");
         }
@@ -253,13 +277,14 @@ pub async fn run_props(
     progress: impl Fn(usize) + Send + Sync + 'static,
 ) -> PropsReport {
     let endpoint = target.endpoint.clone();
-    run_props_at(
+    run_props_with(
         &target.name,
         &endpoint,
         &profile(target, o),
         target.parallel,
         o,
         Some((scenarios_dir, reports_dir)),
+        Some(target),
         progress,
     )
     .await
@@ -274,6 +299,25 @@ pub async fn run_props_at(
     limit: Option<usize>,
     o: &PropsOptions,
     save: Option<(&Path, &Path)>,
+    progress: impl Fn(usize) + Send + Sync + 'static,
+) -> PropsReport {
+    let mut profile = profile.clone();
+    // No lifecycle here: no restarts.
+    profile.restart = None;
+    run_props_with(name, endpoint, &profile, limit, o, save, None, progress).await
+}
+
+/// [`run_props_at`] with the target's lifecycle for restarts: a case that
+/// restarts the broker runs alone, after the cases before it ended.
+#[allow(clippy::too_many_arguments)]
+async fn run_props_with(
+    name: &str,
+    endpoint: &Endpoint,
+    profile: &Profile,
+    limit: Option<usize>,
+    o: &PropsOptions,
+    save: Option<(&Path, &Path)>,
+    lifecycle: Option<&Target>,
     progress: impl Fn(usize) + Send + Sync + 'static,
 ) -> PropsReport {
     let mut exec = o.exec.clone();
@@ -298,10 +342,23 @@ pub async fn run_props_at(
                 spawned += 1;
                 continue;
             };
+            if case.restarts() && lifecycle.is_some() {
+                // Alone: the restart ends every connection to the broker.
+                while let Some(done) = tasks.join_next().await {
+                    if let Ok(r) = done {
+                        finished(r, &mut results, &stop, o, &*progress);
+                    }
+                }
+                let run = run_case(&case, endpoint, fresh_bindings(), &exec, lifecycle).await;
+                finished((index, case, run), &mut results, &stop, o, &*progress);
+                index += 1;
+                spawned += 1;
+                continue;
+            }
             let (endpoint, exec, gate, i) = (endpoint.clone(), exec.clone(), gate.clone(), index);
             tasks.spawn(async move {
                 let _permit = gate.acquire_owned().await;
-                let run = run_case(&case, &endpoint, fresh_bindings(), &exec).await;
+                let run = run_case(&case, &endpoint, fresh_bindings(), &exec, None).await;
                 (i, case, run)
             });
             index += 1;
@@ -313,16 +370,8 @@ pub async fn run_props_at(
         let Some(done) = tasks.join_next().await else {
             break;
         };
-        if let Ok((i, case, mut run)) = done {
-            progress(1);
-            if run.divergence.is_none() {
-                // Only a divergence's steps are written out.
-                run.script = script::Script::default();
-            }
-            if run.divergence.is_some() && o.stop_at_first {
-                stop.store(true, Ordering::Relaxed);
-            }
-            results.push((i, case, run));
+        if let Ok(r) = done {
+            finished(r, &mut results, &stop, o, &*progress);
         }
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -352,12 +401,16 @@ pub async fn run_props_at(
             })
             .collect(),
         allowances: BTreeMap::new(),
+        faults: BTreeMap::new(),
         seconds,
         cases_per_second: results.len() as f64 / seconds.max(1e-9),
     };
     for (_, _, run) in &results {
         for (k, n) in &run.allowances {
             *report.allowances.entry((*k).to_owned()).or_insert(0) += n;
+        }
+        for (k, n) in &run.faults {
+            *report.faults.entry((*k).to_owned()).or_insert(0) += n;
         }
     }
     let saver = save.map(|(scenarios_dir, reports_dir)| save::Saver {
@@ -391,8 +444,17 @@ pub async fn run_props_at(
             file: None,
         };
         if o.shrink_runs > 0 {
-            let s =
-                shrink::shrink(profile, o.seed, *i, d.rule, endpoint, &exec, o.shrink_runs).await;
+            let s = shrink::shrink(
+                profile,
+                o.seed,
+                *i,
+                d.rule,
+                endpoint,
+                &exec,
+                o.shrink_runs,
+                lifecycle,
+            )
+            .await;
             found.reproduced = s.reproduced;
             found.shrink_runs = s.runs;
             if let Some((case, run)) = s.best {
@@ -408,6 +470,25 @@ pub async fn run_props_at(
         report.found.push(found);
     }
     report
+}
+
+/// Takes a case's run into the results.
+fn finished(
+    (i, case, mut run): (usize, Case, CaseRun),
+    results: &mut Vec<(usize, Case, CaseRun)>,
+    stop: &std::sync::atomic::AtomicBool,
+    o: &PropsOptions,
+    progress: &(impl Fn(usize) + ?Sized),
+) {
+    progress(1);
+    if run.divergence.is_none() {
+        // Only a divergence's steps are written out.
+        run.script = script::Script::default();
+    }
+    if run.divergence.is_some() && o.stop_at_first {
+        stop.store(true, Ordering::Relaxed);
+    }
+    results.push((i, case, run));
 }
 
 /// Capabilities as text, for reports.

@@ -33,7 +33,9 @@ fn diverges(run: &CaseRun, rule: Rule) -> bool {
 pub const SHRINK_TIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Shrinks case `index` of the run with `seed`, which diverged by `rule`,
-/// spending at most `max_runs` live runs and [`SHRINK_TIME`].
+/// spending at most `max_runs` live runs and [`SHRINK_TIME`]; `lifecycle`
+/// restarts the broker for the cases that do.
+#[allow(clippy::too_many_arguments)]
 pub async fn shrink(
     profile: &Profile,
     seed: u64,
@@ -42,6 +44,7 @@ pub async fn shrink(
     endpoint: &Endpoint,
     exec: &ExecSettings,
     max_runs: usize,
+    lifecycle: Option<&mqtt_targets::Target>,
 ) -> Shrunk {
     let mut runner = case_runner(seed, index);
     let Ok(mut tree) = strategy::case(profile).new_tree(&mut runner) else {
@@ -52,7 +55,7 @@ pub async fn shrink(
         };
     };
     let original = tree.current();
-    let first = run_case(&original, endpoint, fresh_bindings(), exec).await;
+    let first = run_case(&original, endpoint, fresh_bindings(), exec, lifecycle).await;
     let mut runs = 1;
     if !diverges(&first, rule) {
         return Shrunk {
@@ -66,7 +69,7 @@ pub async fn shrink(
     if tree.simplify() {
         while runs < max_runs && started.elapsed() < SHRINK_TIME {
             let candidate = tree.current();
-            let run = run_case(&candidate, endpoint, fresh_bindings(), exec).await;
+            let run = run_case(&candidate, endpoint, fresh_bindings(), exec, lifecycle).await;
             runs += 1;
             if diverges(&run, rule) {
                 if candidate.ops.len() <= best.0.ops.len() {

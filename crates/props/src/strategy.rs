@@ -13,7 +13,7 @@ use proptest::strategy::{BoxedStrategy, Union};
 
 use super::case::{
     filter_has_wildcard, filter_kind, AliasOp, BadConnect, Case, ClientSpec, FilterKind, Malformed,
-    Op, PubProps, SubOp, WillOp, FILTERS, TOPICS, USER_KEYS, USER_VALUES,
+    Op, PubProps, RestartKind, SubOp, WillOp, FILTERS, TOPICS, USER_KEYS, USER_VALUES,
 };
 use mqtt_targets::{Capability, VersionTag};
 
@@ -26,6 +26,12 @@ pub struct Profile {
     pub capabilities: BTreeSet<Capability>,
     /// Most operations after the initial connects.
     pub max_ops: usize,
+    /// Link faults (reset, stall) may be generated: the target is reached
+    /// over plain TCP or WebSocket, which the fault proxy relays.
+    pub links: bool,
+    /// Broker restarts may be generated, and how (the target has a
+    /// lifecycle: the harness started it).
+    pub restart: Option<RestartKind>,
 }
 
 impl Profile {
@@ -219,10 +225,23 @@ fn op(p: &Profile, v: VersionTag, clients: u8) -> impl Strategy<Value = Op> {
         (10, c.clone().prop_map(|client| Op::Ping { client }).boxed()),
         (8, refused.boxed()),
         (8, malformed.boxed()),
-        (2, c.prop_map(|client| Op::Lapse { client }).boxed()),
+        (2, c.clone().prop_map(|client| Op::Lapse { client }).boxed()),
     ];
     if v5 && retain {
         options.push((2, expire.boxed()));
+    }
+    // The fault alphabet: a reset costs what a drop does, a stall
+    // STALL_MS; a restart runs the case alone (and, for a local process,
+    // costs its start), so it is rare: about one operation in a hundred.
+    if p.links {
+        options.push((
+            10,
+            c.clone().prop_map(|client| Op::Reset { client }).boxed(),
+        ));
+        options.push((4, c.clone().prop_map(|client| Op::Stall { client }).boxed()));
+    }
+    if p.restart.is_some() {
+        options.push((3, c.prop_map(|client| Op::Restart { client }).boxed()));
     }
     Union::new_weighted(options)
 }
@@ -270,6 +289,23 @@ mod tests {
             versions,
             capabilities: caps.iter().copied().collect(),
             max_ops: 20,
+            links: false,
+            restart: None,
+        }
+    }
+
+    /// The fault alphabet appears when the target allows it.
+    #[test]
+    fn faults_come_when_the_target_allows_them() {
+        let mut p = profile(ALL_CAPABILITIES, vec![VersionTag::V5]);
+        p.links = true;
+        p.restart = Some(RestartKind::KillDurable);
+        for seed in 0..4 {
+            let cases: Vec<Case> = (0..200)
+                .filter_map(|i| crate::generate(&p, seed, i))
+                .collect();
+            assert!(cases.iter().any(|c| c.uses_link_faults()), "seed {seed}");
+            assert!(cases.iter().any(|c| c.restarts()), "seed {seed}");
         }
     }
 
@@ -299,6 +335,8 @@ mod tests {
                         prop_assert!(*clean && !*persist && !will.retain);
                     }
                     Op::Expire { .. } => prop_assert!(false, "5.0 and retain only"),
+                    Op::Reset { .. } | Op::Stall { .. } => prop_assert!(false, "no link faults asked for"),
+                    Op::Restart { .. } => prop_assert!(false, "no lifecycle"),
                     _ => {}
                 }
             }
