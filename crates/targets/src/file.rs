@@ -94,6 +94,10 @@ pub struct StartDef {
     /// How long to wait for the port to accept connections (default 20s).
     #[serde(default)]
     pub ready_seconds: Option<u64>,
+    /// More files the broker reads (plugin configs...): path relative to
+    /// `{dir}` → text, with the same placeholders as `config`.
+    #[serde(default)]
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 impl TargetsFile {

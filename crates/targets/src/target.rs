@@ -196,6 +196,20 @@ impl Target {
                     std::fs::write(&config, fill(text, &config))
                         .map_err(|e| err(format!("{}: {e}", config.display())))?;
                 }
+                for (rel, text) in &start.files {
+                    if Path::new(rel).is_absolute() || rel.split(['/', '\\']).any(|c| c == "..") {
+                        return Err(err(format!(
+                            "`files`: {rel} must be a path inside the working folder"
+                        )));
+                    }
+                    let path = dir.join(rel);
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent)
+                            .map_err(|e| err(format!("{}: {e}", parent.display())))?;
+                    }
+                    std::fs::write(&path, fill(text, &config))
+                        .map_err(|e| err(format!("{}: {e}", path.display())))?;
+                }
                 let log = dir.join("broker.log");
                 // A fresh log per run; restarts append to it.
                 std::fs::File::create(&log).map_err(|e| err(format!("{}: {e}", log.display())))?;
