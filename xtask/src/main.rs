@@ -7,7 +7,8 @@
 //! * `cargo xtask deps`: the file-level import cycles of the workspace
 //!   (there must be none).
 //! * `cargo xtask load [ARGS]`: `mqtt-harness load` in release mode;
-//!   `cargo xtask load schema` regenerates the load profile schema.
+//!   `cargo xtask load schema` regenerates the load profile schema;
+//!   `cargo xtask load persistence` measures the cost of persistence.
 //! * `cargo xtask fuzz codec --seconds N [--target NAME]`: a bounded fuzzing
 //!   campaign on the codec, with a summary.
 //! * `cargo xtask fuzz seeds`: regenerates the checked-in seed corpora.
@@ -84,7 +85,9 @@ enum Command {
     /// through, e.g. `cargo xtask load --profile scenarios/load/pairs.yaml
     /// --target mosquitto`, `cargo xtask load capacity ...`, `cargo xtask
     /// load merge ...`; `cargo xtask load schema` regenerates the profile
-    /// schema.
+    /// schema; `cargo xtask load persistence` compares ref, ref-durable,
+    /// mosquitto and mosquitto-persist on one QoS 1 profile
+    /// (reports/persistence.md).
     Load {
         /// Arguments of `mqtt-harness load`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
