@@ -1,5 +1,6 @@
 //! `mqtt-harness`: the one binary of the project, thin over its crates.
 
+mod check;
 mod conform;
 mod fuzz;
 mod load;
@@ -27,6 +28,9 @@ enum Command {
     Load(load::LoadArgs),
     /// Live fuzzing campaign against a target (or several: differential).
     Fuzz(fuzz::FuzzArgs),
+    /// Check a fault run's trace (JSONL) against the model's session and
+    /// QoS rules. Exit 0: no failure; 1: violations; 2: unreadable trace.
+    Check(check::CheckArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,11 +47,18 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // `check` has its own exit codes (2: the trace is unreadable) and no
+    // runtime.
+    let command = match cli.command {
+        Command::Check(args) => return check::run(args),
+        other => other,
+    };
     let result = tokio::runtime::Runtime::new()
         .map_err(anyhow::Error::from)
         .and_then(|runtime| {
             runtime.block_on(async {
-                match cli.command {
+                match command {
+                    Command::Check(_) => Ok(()),
                     Command::Serve(args) => serve::run(args).await,
                     Command::Conform(args) => conform::run(args).await,
                     Command::Fuzz(args) => fuzz::run(args).await,
