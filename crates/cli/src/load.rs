@@ -260,6 +260,13 @@ fn options(a: &RunArgs, t: &Opened, clients: u64) -> Options {
 
 fn load_profile(path: &Path, a: &RunArgs) -> anyhow::Result<Profile> {
     let mut p = Profile::load(path)?;
+    if !p.faults.is_empty() {
+        bail!(
+            "{}: `faults:` is checked but not carried out yet (clients that reconnect and resume are \
+             still to come); remove it to run the profile without faults",
+            path.display()
+        );
+    }
     if let Some(d) = a.duration {
         p.duration = d;
     }

@@ -60,7 +60,8 @@ pub struct Profile {
     pub groups: Vec<Group>,
     /// Faults during the run: broker kills, restarts, pauses (through the
     /// target's lifecycle) and partitions or latency (through a proxy in
-    /// front of the broker). Clients reconnect and resume their sessions.
+    /// front of the broker). Checked when the profile loads; the engine
+    /// does not carry it out yet, so `load` refuses a profile that has one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultEntry>,
 }
@@ -429,7 +430,9 @@ impl FaultAction {
     pub fn on_broker(&self) -> bool {
         matches!(
             self,
-            FaultAction::KillRestart { .. } | FaultAction::Restart { .. } | FaultAction::Pause { .. }
+            FaultAction::KillRestart { .. }
+                | FaultAction::Restart { .. }
+                | FaultAction::Pause { .. }
         )
     }
 
@@ -915,11 +918,23 @@ faults:
         bad("times: 3", "times: 5", "after the publishing window");
         bad("every: 5s", "every: 1s", "must be longer");
         bad("    times: 3\n", "", "`every` needs `times`");
-        bad("kill_restart: {down: 1s}", "kill_restart: {down: 1s, up: 2s}", "unknown field `up`");
+        bad(
+            "kill_restart: {down: 1s}",
+            "kill_restart: {down: 1s, up: 2s}",
+            "unknown field `up`",
+        );
         bad("restart: {}", "reboot: {}", "unknown field `reboot`");
-        bad("restart: {}", "restart: {}, pause: {for: 1s}", "one action per entry");
+        bad(
+            "restart: {}",
+            "restart: {}, pause: {for: 1s}",
+            "one action per entry",
+        );
         bad("session_expiry: 30", "session_expiry: 2", "session_expiry");
-        bad("clean_session: false", "clean_session: true", "persistent sessions");
+        bad(
+            "clean_session: false",
+            "clean_session: true",
+            "persistent sessions",
+        );
         bad("keep_alive: 2", "keep_alive: 0", "keep_alive");
         let s = Profile::from_yaml(&FAULTS.replace("percent: 50", "percent: 150"), "f.yaml")
             .unwrap_err()
