@@ -38,6 +38,7 @@ use super::want::{
 };
 use mqtt_netfault::{LinkFault, Proxy, Selector};
 use mqtt_scenario::packet::Bindings;
+use mqtt_scenario::runner::execute::{endpoint_through, proxy_for};
 use mqtt_scenario::runner::RunBindings;
 use mqtt_targets::{Capability, Lifecycle, Target, VersionTag};
 
@@ -369,36 +370,6 @@ pub async fn run_case(
     }
 }
 
-/// A transparent fault proxy in front of `endpoint`'s broker (loopback).
-async fn proxy_for(endpoint: &Endpoint) -> Result<Proxy, String> {
-    let upstream = tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port))
-        .await
-        .map_err(|e| format!("{}: {e}", endpoint.host))?
-        .next()
-        .ok_or_else(|| format!("{}: no address", endpoint.host))?;
-    Proxy::transparent(upstream)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-/// Where client `name` connects: the broker, or its own listener of the
-/// case's fault proxy.
-async fn endpoint_of(proxy: Option<&Proxy>, endpoint: &Endpoint, name: &str) -> Step<Endpoint> {
-    let Some(proxy) = proxy else {
-        return Ok(endpoint.clone());
-    };
-    let addr = proxy
-        .listen(name)
-        .await
-        .map_err(|e| Stop::Error(format!("fault proxy: {e}")))?;
-    Ok(Endpoint {
-        scheme: endpoint.scheme,
-        host: addr.ip().to_string(),
-        port: addr.port(),
-        path: endpoint.path.clone(),
-    })
-}
-
 fn party(b: &RunBindings, name: String, manual: bool) -> Party {
     Party {
         id: b.client_id(&name),
@@ -649,12 +620,7 @@ impl Exec<'_> {
                 Ok(true)
             }
             Op::Ping { .. } => {
-                self.script.send(
-                    &self.parties[c].name.clone(),
-                    map(vec![("type", "pingreq".into())]),
-                );
-                self.send_both(c, Packet::PingReq).await?;
-                self.settle().await?;
+                self.round_trip(c).await?;
                 Ok(true)
             }
         }
@@ -682,7 +648,9 @@ impl Exec<'_> {
             });
         }
         let options = self.s.client.clone().version(self.case.version.protocol());
-        let endpoint = endpoint_of(self.proxy.as_ref(), self.endpoint, &name).await?;
+        let endpoint = endpoint_through(self.proxy.as_ref(), self.endpoint, &name)
+            .await
+            .map_err(|e| Stop::Error(format!("fault proxy: {e}")))?;
         let client = TestClient::open(&endpoint, &options)
             .await
             .map_err(|e| Stop::Error(format!("{name}: cannot connect: {e}")))?;
@@ -754,12 +722,32 @@ impl Exec<'_> {
         self.settle().await
     }
 
+    /// [`Op::Drop`]: the client closes its connection without DISCONNECT.
     async fn drop_party(&mut self, c: usize) -> Step<()> {
+        self.close_abruptly(c, false).await
+    }
+
+    /// The connection of `c` ends without DISCONNECT, by the client's close
+    /// or (`reset`) by an RST of the fault proxy; to the model, a closed
+    /// connection: its Will fires.
+    async fn close_abruptly(&mut self, c: usize, reset: bool) -> Step<()> {
         self.drain_all().await?;
         self.will_template(c);
         let name = self.parties[c].name.clone();
-        self.script.drop_connection(&name);
+        if reset {
+            self.script.fault(&name, "reset");
+            self.script.expect_close(&name);
+            if let Some(p) = &self.proxy {
+                p.reset(&Selector::Group(name.clone()));
+            }
+        } else {
+            self.script.drop_connection(&name);
+        }
         if let Some(mut live) = self.parties[c].live.take() {
+            if reset {
+                // The reset reached the client: its connection is closed.
+                let _ = live.expect_closed(self.s.wait).await;
+            }
             live.drop_connection().await;
         }
         if let Some(conn) = self.parties[c].conn {
@@ -788,38 +776,7 @@ impl Exec<'_> {
             return Ok(false);
         }
         self.round_trip(c).await?;
-        self.drain_all().await?;
-        self.will_template(c);
-        let name = self.parties[c].name.clone();
-        self.script.step(
-            &name,
-            "fault",
-            map(vec![
-                ("clients", seq(vec![name.as_str().into()])),
-                ("kind", "reset".into()),
-            ]),
-        );
-        self.script.step(
-            &name,
-            "expect_close",
-            map(vec![("client", name.as_str().into())]),
-        );
-        if let Some(p) = &self.proxy {
-            p.reset(&Selector::Group(name.clone()));
-        }
-        if let Some(mut live) = self.parties[c].live.take() {
-            // The reset reached the client: its connection is closed.
-            let _ = live.expect_closed(self.s.wait).await;
-            live.drop_connection().await;
-        }
-        if let Some(conn) = self.parties[c].conn {
-            let now = self.now();
-            self.model
-                .connection_closed(conn, now)
-                .map_err(|e| Stop::Error(format!("model: {e}")))?;
-        }
-        self.detach(c);
-        self.settle().await?;
+        self.close_abruptly(c, true).await?;
         Ok(true)
     }
 
@@ -832,20 +789,9 @@ impl Exec<'_> {
         self.settle().await?;
         let name = self.parties[c].name.clone();
         let group = Selector::Group(name.clone());
-        self.script.step(
-            &name,
-            "fault",
-            map(vec![
-                ("clients", seq(vec![name.as_str().into()])),
-                ("kind", "stall".into()),
-            ]),
-        );
+        self.script.fault(&name, "stall");
         self.script.sleep(STALL_MS);
-        self.script.step(
-            &name,
-            "heal",
-            map(vec![("clients", seq(vec![name.as_str().into()]))]),
-        );
+        self.script.heal(&name);
         if let Some(p) = &self.proxy {
             p.apply(&group, LinkFault::Stall);
         }
@@ -871,19 +817,13 @@ impl Exec<'_> {
                 self.disconnect(c, 0).await?;
             }
         }
-        let first = self.parties[0].name.clone();
-        if kind == RestartKind::CleanDurable {
-            self.script.step(&first, "stop_target", map(vec![]));
-        } else {
-            self.script.step(&first, "kill_target", map(vec![]));
-        }
-        self.script.step(&first, "restart_target", map(vec![]));
         let verb = if kind == RestartKind::CleanDurable {
             Lifecycle::Stop
         } else {
             Lifecycle::Kill
         };
         for v in [verb, Lifecycle::Restart] {
+            self.script.target(v);
             target
                 .lifecycle(v)
                 .await

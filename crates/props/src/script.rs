@@ -161,6 +161,35 @@ impl Script {
         self.push("drop", map(vec![("client", client.into())]));
     }
 
+    /// `fault` of `kind` on `client`'s link.
+    pub fn fault(&mut self, client: &str, kind: &str) {
+        self.client(client);
+        self.push(
+            "fault",
+            map(vec![
+                ("clients", seq(vec![client.into()])),
+                ("kind", kind.into()),
+            ]),
+        );
+    }
+
+    /// `heal` of `client`'s link.
+    pub fn heal(&mut self, client: &str) {
+        self.client(client);
+        self.push("heal", map(vec![("clients", seq(vec![client.into()]))]));
+    }
+
+    /// `expect_close`: `client`'s connection ends.
+    pub fn expect_close(&mut self, client: &str) {
+        self.client(client);
+        self.push("expect_close", map(vec![("client", client.into())]));
+    }
+
+    /// A lifecycle step on the broker (`kill_target`, `restart_target`...).
+    pub fn target(&mut self, verb: mqtt_targets::Lifecycle) {
+        self.push(&format!("{}_target", verb.name()), map(vec![]));
+    }
+
     /// `disconnect` with a reason code.
     pub fn disconnect(&mut self, client: &str, reason: u8) {
         self.client(client);

@@ -222,8 +222,10 @@ fn fault_clients<'c>(all: &'c [String], named: &'c [String]) -> &'c [String] {
     }
 }
 
-/// A transparent proxy in front of `endpoint`'s broker (loopback only).
-async fn proxy_for(endpoint: &Endpoint) -> Result<Proxy, String> {
+/// A transparent proxy in front of `endpoint`'s broker (loopback only);
+/// TLS endpoints are refused (the proxy relays bytes, a fault needs to see
+/// where packets end). The property tests' link faults use it too.
+pub async fn proxy_for(endpoint: &Endpoint) -> Result<Proxy, String> {
     if endpoint.scheme.is_tls() {
         return Err(format!(
             "link faults need a plain tcp:// or ws:// endpoint, not {}",
@@ -240,20 +242,30 @@ async fn proxy_for(endpoint: &Endpoint) -> Result<Proxy, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Where client `name` connects: `endpoint` itself without a proxy, else
+/// its own listener of `proxy` (its group, for faults per client).
+pub async fn endpoint_through(
+    proxy: Option<&Proxy>,
+    endpoint: &Endpoint,
+    name: &str,
+) -> std::io::Result<Endpoint> {
+    let Some(proxy) = proxy else {
+        return Ok(endpoint.clone());
+    };
+    let addr = proxy.listen(name).await?;
+    Ok(Endpoint {
+        scheme: endpoint.scheme,
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        path: endpoint.path.clone(),
+    })
+}
+
 impl Run<'_> {
     /// Where client `name` connects: the broker, or its own listener of
     /// the fault proxy.
     async fn endpoint_of(&mut self, name: &str) -> std::io::Result<Endpoint> {
-        let Some(proxy) = &self.proxy else {
-            return Ok(self.endpoint.clone());
-        };
-        let addr = proxy.listen(name).await?;
-        Ok(Endpoint {
-            scheme: self.endpoint.scheme,
-            host: addr.ip().to_string(),
-            port: addr.port(),
-            path: self.endpoint.path.clone(),
-        })
+        endpoint_through(self.proxy.as_ref(), self.endpoint, name).await
     }
 
     async fn fault(&mut self, i: usize, step: &Step, f: &FaultStep) -> Result<(), Stop> {
