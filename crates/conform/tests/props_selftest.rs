@@ -24,6 +24,12 @@ async fn a_lost_puback_is_found_shrunk_and_replayable() {
     let o = PropsOptions {
         cases: 40,
         seed: 3,
+        // The proxy's lost PUBACK is the fault under test. With the link
+        // faults of the alphabet on, every shrink run also waits out stalls
+        // and reconnects, and in CI the shrinker's time budget ended at 5
+        // ops: what this test measures is the shrinker, so keep it to the
+        // fault under test.
+        faults: false,
         exec: mqtt_props::ExecSettings {
             wait: std::time::Duration::from_millis(500),
             ..Default::default()
