@@ -121,6 +121,10 @@ struct RunArgs {
     /// No progress line.
     #[arg(long)]
     quiet: bool,
+    /// Write the run's trace (JSONL, `mqtt-harness-trace/1`) here, for
+    /// `mqtt-harness check` (one profile at a time).
+    #[arg(long)]
+    trace: Option<PathBuf>,
 }
 
 /// Arguments of `load capacity`.
@@ -169,6 +173,7 @@ struct Opened {
     addr: SocketAddr,
     broker_pid: Option<u32>,
     ref_threads: bool,
+    durable: bool,
     guard: Guard,
 }
 
@@ -178,6 +183,14 @@ enum Guard {
 }
 
 impl Opened {
+    /// The target with a lifecycle, for the broker faults of a profile.
+    fn lifecycle(&self) -> Option<&Target> {
+        match &self.guard {
+            Guard::Ref(_) => None,
+            Guard::Target(t) => Some(t),
+        }
+    }
+
     async fn close(self) {
         match self.guard {
             Guard::Ref(r) => {
@@ -188,14 +201,18 @@ impl Opened {
     }
 }
 
-async fn open(a: &RunArgs) -> anyhow::Result<Opened> {
-    if a.target == "ref" {
+/// Opens the target; `faults` asks for one the harness can kill and restart
+/// (`ref` is then the reference server of `mqtt-targets`, in this process
+/// but not on threads of its own: its CPU time is not told apart).
+async fn open(a: &RunArgs, faults: bool) -> anyhow::Result<Opened> {
+    if a.target == "ref" && !faults {
         let server = RefServer::start(a.ref_threads)?;
         return Ok(Opened {
             name: "ref".into(),
             addr: server.addr(),
             broker_pid: None,
             ref_threads: true,
+            durable: false,
             guard: Guard::Ref(server),
         });
     }
@@ -229,6 +246,9 @@ async fn open(a: &RunArgs) -> anyhow::Result<Opened> {
         addr,
         broker_pid,
         ref_threads: false,
+        durable: target
+            .capabilities
+            .contains(&mqtt_targets::Capability::Durable),
         guard: Guard::Target(Box::new(target)),
     })
 }
@@ -255,18 +275,13 @@ fn options(a: &RunArgs, t: &Opened, clients: u64) -> Options {
     o.broker_pid = t.broker_pid;
     o.broker_threads = t.ref_threads.then(|| REF_THREADS.to_owned());
     o.threads = a.threads.clamp(1, 64);
+    o.trace = a.trace.clone();
+    o.durable = t.durable;
     o
 }
 
 fn load_profile(path: &Path, a: &RunArgs) -> anyhow::Result<Profile> {
     let mut p = Profile::load(path)?;
-    if !p.faults.is_empty() {
-        bail!(
-            "{}: `faults:` is checked but not carried out yet (clients that reconnect and resume are \
-             still to come); remove it to run the profile without faults",
-            path.display()
-        );
-    }
     if let Some(d) = a.duration {
         p.duration = d;
     }
@@ -295,13 +310,33 @@ async fn run_profiles(a: &RunArgs) -> anyhow::Result<()> {
         .iter()
         .map(|p| load_profile(p, a))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let target = open(a).await?;
+    if a.trace.is_some() && profiles.len() > 1 {
+        bail!(
+            "--trace takes one profile at a time ({} given)",
+            profiles.len()
+        );
+    }
+    let faults = profiles.iter().any(|p| !p.faults.is_empty());
+    let target = open(a, faults).await?;
     let mut failed = Vec::new();
     let mut result = Ok(());
     for p in &profiles {
         let o = options(a, &target, p.clients());
-        match engine::run(p, &o).await {
+        match engine::run_with(p, &o, target.lifecycle()).await {
             Ok(run) => {
+                for e in &run.fault_errors {
+                    eprintln!("fault not carried out: {e}");
+                }
+                if !run.fault_errors.is_empty() {
+                    failed.push(format!("{} (faults not carried out)", p.name));
+                }
+                if let Some(t) = &a.trace {
+                    println!(
+                        "trace: {} (check it: mqtt-harness check {})",
+                        t.display(),
+                        t.display()
+                    );
+                }
                 let r = Report::of(&run);
                 print!("{}", summary::render(&r));
                 match report::write(&run, &report::folder(&a.reports, &target.name)) {
@@ -340,12 +375,19 @@ async fn run_capacity(c: CapacityArgs) -> anyhow::Result<()> {
     let mut profiles = Vec::new();
     for path in &a.profile {
         let mut p = load_profile(path, a)?;
+        if !p.faults.is_empty() {
+            bail!(
+                "{}: capacity steps find the knee of a healthy broker; run a profile with `faults:` \
+                 with `mqtt-harness load --profile`",
+                path.display()
+            );
+        }
         if let Some(ms) = c.slo_p99_ms {
             p.slo.p99_ms = ms;
         }
         profiles.push(p);
     }
-    let target = open(a).await?;
+    let target = open(a, false).await?;
     let cap = CapacityOptions {
         start_rate: c.start_rate,
         factor: c.factor,
@@ -494,7 +536,7 @@ async fn compare(c: CompareArgs) -> anyhow::Result<()> {
         payload: c.payload,
         inflight: c.inflight,
     };
-    let target = open(&c.run).await?;
+    let target = open(&c.run, false).await?;
     let outcome = compare_on(&c, &target, &shape).await;
     let name = target.name.clone();
     target.close().await;

@@ -54,6 +54,37 @@ pub struct Counters {
     pub errors: u64,
     /// The most connected clients at once.
     pub peak_connected: i64,
+    /// Connections lost (not closed by us).
+    pub connections_lost: u64,
+    /// Connections made again after a loss.
+    pub reconnects: u64,
+    /// Reconnections told Session Present 0 where the session should have
+    /// been kept: sessions the broker lost.
+    pub sessions_lost: u64,
+    /// PUBLISH packets sent again (DUP 1) on resumed sessions.
+    pub retransmitted: u64,
+}
+
+/// One fault of the run: when it began and ended, and how long the run took
+/// to recover from it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FaultWindow {
+    /// The schedule's action (`kill_restart`, `partition`, ...).
+    pub action: String,
+    /// What was done.
+    pub detail: String,
+    /// Seconds since the start when it began.
+    pub begin_s: f64,
+    /// When it ended (the broker ready again, the link healed), if it did.
+    pub end_s: Option<f64>,
+    /// Clients a partition cut off.
+    pub clients: usize,
+    /// Seconds from the end to the first acknowledgement or delivery
+    /// after it (of a client it cut off, for a partition).
+    pub recovery_s: Option<f64>,
+    /// The clients a partition cut off (sorted), whose recovery counts.
+    #[serde(skip)]
+    pub cut: Vec<u32>,
 }
 
 /// Collects a run.
@@ -78,6 +109,10 @@ pub struct Collector {
     /// acknowledgement).
     acks: [(Histogram<u64>, Histogram<u64>); 3],
     last_activity_ns: u64,
+    faults: Vec<FaultWindow>,
+    /// Index into `faults` of windows ended but not yet recovered.
+    recovering: Vec<usize>,
+    trace: Option<crate::trace::Trace>,
 }
 
 const QOS_CORRECTED: [&str; 3] = [
@@ -127,34 +162,116 @@ impl Collector {
             group_tags,
             plan,
             last_activity_ns: start_ns,
+            faults: Vec::new(),
+            recovering: Vec::new(),
+            trace: None,
         }
+    }
+
+    /// Also keeps the run's trace ([`crate::trace`]).
+    pub fn with_trace(mut self, trace: crate::trace::Trace) -> Collector {
+        self.trace = Some(trace);
+        self
+    }
+
+    fn seconds(&self, at_ns: u64) -> f64 {
+        at_ns.saturating_sub(self.start_ns) as f64 / 1e9
+    }
+
+    /// The broker took something from or delivered something to `client`
+    /// at `at_ns`: the windows that ended before it have recovered (a
+    /// partition's once one of the clients it cut off hears back).
+    fn activity(&mut self, client: u32, at_ns: u64) {
+        if self.recovering.is_empty() {
+            return;
+        }
+        let t = self.seconds(at_ns);
+        let faults = &mut self.faults;
+        self.recovering.retain(|&i| {
+            let w = &mut faults[i];
+            let concerned = w.cut.is_empty() || w.cut.binary_search(&client).is_ok();
+            match w.end_s {
+                Some(end) if t >= end && concerned => {
+                    w.recovery_s = Some(t - end);
+                    false
+                }
+                _ => true,
+            }
+        });
     }
 
     /// Takes one event.
     pub fn on_event(&mut self, e: Event) {
+        if let Some(t) = self.trace.as_mut() {
+            t.event(&self.plan, &e);
+        }
         match e {
-            Event::Connected { latency_ns, .. } => {
+            Event::Connected {
+                latency_ns,
+                down_ns,
+                ..
+            } => {
                 self.connected += 1;
                 self.counters.connects += 1;
                 self.counters.peak_connected = self.counters.peak_connected.max(self.connected);
                 self.metrics.record("connect", latency_ns);
+                if let Some(d) = down_ns {
+                    self.counters.reconnects += 1;
+                    self.metrics.record(crate::metrics::RECONNECT, d);
+                }
             }
-            Event::Disconnected { .. } => self.connected -= 1,
+            Event::Disconnected { lost, .. } => {
+                self.connected -= 1;
+                if lost {
+                    self.counters.connections_lost += 1;
+                }
+            }
+            Event::SessionLost { .. } => self.counters.sessions_lost += 1,
+            Event::Fault(f) => {
+                let at = self.seconds(f.at_ns);
+                if f.end {
+                    if let Some(i) = self
+                        .faults
+                        .iter()
+                        .rposition(|w| w.end_s.is_none() && w.action == f.action)
+                    {
+                        self.faults[i].end_s = Some(at);
+                        self.recovering.push(i);
+                    }
+                } else {
+                    self.faults.push(FaultWindow {
+                        action: f.action.to_owned(),
+                        detail: f.detail,
+                        begin_s: at,
+                        end_s: None,
+                        clients: f.clients.len(),
+                        recovery_s: None,
+                        cut: {
+                            let mut c = f.clients;
+                            c.sort_unstable();
+                            c
+                        },
+                    });
+                }
+            }
             Event::SubAcked {
                 latency_ns,
                 granted,
                 client,
+                ..
             } => {
                 self.metrics.record("suback", latency_ns);
                 if granted.is_none() {
                     self.error(format!("subscription of client {client} refused"));
                 }
             }
+            Event::Sent { dup: true, .. } => self.counters.retransmitted += 1,
             Event::Sent {
                 publisher,
                 seq,
                 qos,
                 bytes,
+                ..
             } => {
                 self.interval.sent += 1;
                 self.interval.sent_bytes += u64::from(bytes);
@@ -166,7 +283,9 @@ impl Collector {
                 qos,
                 corrected_ns,
                 raw_ns,
+                at_ns,
             } => {
+                self.activity(publisher, at_ns);
                 self.interval.acked += 1;
                 let (c, r) = &mut self.acks[usize::from(qos != 1)];
                 c.saturating_record((corrected_ns / 1000).clamp(1, crate::metrics::MAX_US));
@@ -178,6 +297,7 @@ impl Collector {
                 seq,
                 corrected_ns,
                 raw_ns,
+                ..
             } => {
                 let (c, r) = &mut self.acks[2];
                 c.saturating_record((corrected_ns / 1000).clamp(1, crate::metrics::MAX_US));
@@ -189,7 +309,9 @@ impl Collector {
                 qos,
                 header,
                 at_ns,
+                ..
             } => {
+                self.activity(subscriber, at_ns);
                 self.interval.delivered += 1;
                 self.last_activity_ns = self.last_activity_ns.max(at_ns);
                 let corrected = at_ns.saturating_sub(header.intended_ns);
@@ -314,6 +436,8 @@ impl Collector {
     /// Ends the run (rotate first): accounting, totals, timeline, errors.
     pub fn finish(self) -> Collected {
         Collected {
+            faults: self.faults,
+            trace: self.trace,
             accounting: self.ledger.finish(&self.plan),
             ledger: crate::crossshard::ShardLedger::of(&self.ledger, &self.plan),
             metrics: self.metrics,
@@ -340,6 +464,10 @@ pub struct Collected {
     pub timeline: Vec<Point>,
     /// Distinct error messages and how often.
     pub errors: BTreeMap<String, u64>,
+    /// The faults of the run, in order.
+    pub faults: Vec<FaultWindow>,
+    /// The trace, when asked for.
+    pub trace: Option<crate::trace::Trace>,
 }
 
 #[cfg(test)]
@@ -367,16 +495,23 @@ groups:
         c.on_event(Event::Connected {
             client: 0,
             latency_ns: 2_000_000,
+            clean: true,
+            session_present: false,
+            down_ns: None,
+            at_ns: 0,
         });
         c.on_event(Event::Sent {
             publisher: 0,
             seq: 0,
             qos: 1,
             bytes: 32,
+            dup: false,
+            at_ns: 400_000_000,
         });
         c.on_event(Event::Delivered {
             subscriber: 1,
             qos: 1,
+            dup: false,
             header: Header {
                 qos: 1,
                 publisher: 0,

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc::Sender;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use mqtt_codec::ProtocolVersion;
@@ -24,7 +24,7 @@ pub struct Ctx {
     /// The run's clock.
     pub clock: Clock,
     /// The broker.
-    pub addr: SocketAddr,
+    pub addrs: Vec<SocketAddr>,
     /// Local source addresses, used round robin by client index.
     pub sources: Vec<IpAddr>,
     /// The profile (rates already scaled).
@@ -53,7 +53,7 @@ impl Ctx {
     /// How client `c` connects.
     pub fn connect_spec(&self, c: &ClientPlan, clean: bool) -> ConnectSpec {
         ConnectSpec {
-            addr: self.addr,
+            addr: self.addrs[c.n as usize % self.addrs.len()],
             source: if self.sources.is_empty() {
                 None
             } else {
@@ -70,12 +70,6 @@ impl Ctx {
     /// The protocol version.
     pub fn version(&self) -> ProtocolVersion {
         self.profile.version.protocol()
-    }
-
-    /// When to send PINGREQ after the last write, if keep alive is on.
-    pub fn ping_after(&self) -> Option<Duration> {
-        (self.profile.keep_alive > 0)
-            .then(|| Duration::from_millis(u64::from(self.profile.keep_alive) * 500))
     }
 
     /// The first tick at or after `ns` (ticks counted from the start; with

@@ -32,6 +32,9 @@ use crate::subscriber::Countdown;
 pub const INTERVAL: Duration = Duration::from_secs(1);
 /// Draining stops once nothing has arrived for this long.
 pub const QUIET: Duration = Duration::from_secs(1);
+/// ... or for this long in a run with faults, where subscribers may still
+/// be finding a dead link (a Keep Alive) and reconnecting (a backoff).
+pub const QUIET_AFTER_FAULTS: Duration = Duration::from_secs(10);
 /// How often the collector takes the events queued.
 const POLL: Duration = Duration::from_millis(5);
 /// Time to set up before the first connection.
@@ -76,6 +79,10 @@ pub struct Options {
     /// resolution) by default; longer ticks mean fewer, larger writes and
     /// up to one tick of the corrected latency spent in the generator.
     pub tick: Duration,
+    /// Write the run's trace ([`crate::trace`]) to this file.
+    pub trace: Option<std::path::PathBuf>,
+    /// The target claims durability across restarts (the trace's header).
+    pub durable: bool,
 }
 
 impl Options {
@@ -94,6 +101,8 @@ impl Options {
             threads: 1,
             barrier: None,
             tick: MIN_TICK,
+            trace: None,
+            durable: false,
         }
     }
 }
@@ -204,6 +213,8 @@ pub struct Run {
     pub publish_s: f64,
     /// CPU used.
     pub cpu: CpuUse,
+    /// Faults of the schedule that could not be carried out as asked.
+    pub fault_errors: Vec<String>,
 }
 
 /// What the engine and the collector thread share.
@@ -256,16 +267,85 @@ fn cpu_use(a: &CpuMark, b: &CpuMark) -> CpuUse {
     }
 }
 
-/// Runs `profile` against `options.addr`.
+/// Runs `profile` against `options.addr`; a profile with `faults:` needs
+/// [`run_with`].
 pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError> {
+    run_with(profile, options, None).await
+}
+
+/// Runs `profile` against `options.addr`, with `broker` (the target the
+/// harness runs there) for the broker faults of the schedule. Link faults
+/// need no more: the run puts its fault proxy between the clients and the
+/// broker ([`crate::nemesis`]).
+pub async fn run_with(
+    profile: &Profile,
+    options: &Options,
+    broker: Option<&mqtt_targets::Target>,
+) -> Result<Run, SwarmError> {
+    let schedule = profile.fault_schedule();
+    let links = schedule.iter().any(|f| !f.action.on_broker());
+    let proxy = if links {
+        Some(
+            mqtt_netfault::Proxy::transparent(options.addr)
+                .await
+                .map_err(|e| SwarmError::Options(format!("cannot start the fault proxy: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let mut addrs = vec![options.addr];
+    if let Some(p) = &proxy {
+        addrs.clear();
+        for g in 0..crate::nemesis::GROUPS {
+            let a = p
+                .listen(&crate::nemesis::group_name(g))
+                .await
+                .map_err(|e| SwarmError::Options(format!("fault proxy listener: {e}")))?;
+            addrs.push(a);
+        }
+    }
+    let r = run_inner(profile, options, broker, proxy.as_ref(), addrs, schedule).await;
+    if let Some(p) = proxy {
+        p.stop().await;
+    }
+    r
+}
+
+async fn run_inner(
+    profile: &Profile,
+    options: &Options,
+    broker: Option<&mqtt_targets::Target>,
+    proxy: Option<&mqtt_netfault::Proxy>,
+    addrs: Vec<SocketAddr>,
+    schedule: Vec<crate::profile::FaultAt>,
+) -> Result<Run, SwarmError> {
     let plan = Plan::new(profile, options.shard, &options.tag).map_err(SwarmError::Options)?;
     let local: Vec<_> = plan.local_clients().cloned().collect();
-    // An in-process broker holds the other end of every connection.
+    let nemesis = crate::nemesis::Nemesis {
+        broker,
+        proxy,
+        groups: {
+            let mut g = vec![Vec::new(); crate::nemesis::GROUPS as usize];
+            for c in &local {
+                g[(c.n % crate::nemesis::GROUPS) as usize].push(c.n);
+            }
+            g
+        },
+        seed: profile.seed,
+    };
+    if let Some(why) = nemesis.refusal(&schedule) {
+        return Err(SwarmError::Options(format!(
+            "profile `{}` cannot run its faults on `{}`: {why}",
+            profile.name, options.target
+        )));
+    }
+    // An in-process broker holds the other end of every connection, and
+    // the fault proxy two more.
     let per_client = if options.broker_threads.is_some() {
         2
     } else {
         1
-    };
+    } + if proxy.is_some() { 2 } else { 0 };
     let fds_needed = local.len() * per_client + 64;
     if fds_needed > 19_000 {
         return Err(SwarmError::Options(format!(
@@ -320,7 +400,22 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
     let (events_tx, events_rx) = std::sync::mpsc::channel::<Vec<Event>>();
     let live = Arc::new(Live::default());
     let bar = progress_bar(options.progress);
-    let collector = Collector::new(plan.clone(), start_ns);
+    let mut collector = Collector::new(plan.clone(), start_ns);
+    if options.trace.is_some() {
+        collector = collector.with_trace(crate::trace::Trace::new(
+            crate::trace::TraceMeta {
+                version: match profile.version.protocol() {
+                    mqtt_codec::ProtocolVersion::V5 => "5.0",
+                    _ => "3.1.1",
+                },
+                target: options.target.clone(),
+                durable: options.durable,
+                session_expiry: profile.session_expiry,
+            },
+            start_ns,
+        ));
+    }
+    let fault_events = events_tx.clone();
     let comment = format!(
         "mqtt-harness load: profile {} on {} shard {}/{}",
         profile.name, options.target, options.shard.index, options.shard.count
@@ -341,7 +436,7 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = Arc::new(Ctx {
         clock,
-        addr: options.addr,
+        addrs,
         sources: options.sources.clone(),
         profile: profile.clone(),
         events: events_tx,
@@ -414,17 +509,34 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
     drop(countdown);
 
     // Publishers end by themselves (schedule done and window empty, or the
-    // drain time is over); the hard deadline aborts what hangs.
+    // drain time is over); the hard deadline aborts what hangs. The
+    // nemesis runs meanwhile, and always to its end: every fault begun is
+    // ended (the broker restarted, the link healed).
     let hard = clock.instant(hard_end_ns);
+    let mut nemesis_run = Box::pin(nemesis.run(&schedule, clock, start_ns, &fault_events));
+    let mut fault_errors = None;
     while !pubs.is_empty() {
-        if tokio::time::timeout_at(hard.into(), pubs.join_next())
-            .await
-            .is_err()
-        {
-            pubs.abort_all();
-            break;
+        tokio::select! {
+            e = &mut nemesis_run, if fault_errors.is_none() => fault_errors = Some(e),
+            r = tokio::time::timeout_at(hard.into(), pubs.join_next()) => {
+                if r.is_err() {
+                    pubs.abort_all();
+                    break;
+                }
+            }
         }
     }
+    let fault_errors = match fault_errors {
+        Some(e) => e,
+        None => (&mut nemesis_run).await,
+    };
+    drop(nemesis_run);
+    drop(fault_events);
+    let quiet = if schedule.is_empty() {
+        QUIET
+    } else {
+        QUIET_AFTER_FAULTS
+    };
     // Drain: until every owed message arrived, nothing arrived for QUIET,
     // or the drain time is over.
     let publishers_done_ns = clock.now_ns();
@@ -447,7 +559,7 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
         // shards' publishers, which its counters do not see.
         if (arrived >= owed && options.shard.count == 1)
             || now >= drain_end_ns
-            || now.saturating_sub(last) >= QUIET.as_nanos() as u64
+            || now.saturating_sub(last) >= quiet.as_nanos() as u64
         {
             break;
         }
@@ -477,6 +589,18 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
         .map_err(|_| SwarmError::Options("the collector thread panicked".into()))?;
     bar.finish_and_clear();
     collected.ledger.profile = profile.name.clone();
+    if let (Some(path), Some(trace)) = (&options.trace, collected.trace.take()) {
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+            trace.write(clock.now_ns(), &mut out)
+        };
+        write().map_err(|e| {
+            SwarmError::Options(format!("cannot write the trace {}: {e}", path.display()))
+        })?;
+    }
     Ok(Run {
         profile: profile.clone(),
         target: options.target.clone(),
@@ -488,6 +612,7 @@ pub async fn run(profile: &Profile, options: &Options) -> Result<Run, SwarmError
         wall_s,
         publish_s: (ramp + profile.duration.get()).as_secs_f64(),
         cpu: cpu_use(&cpu_before, &cpu_after),
+        fault_errors,
     })
 }
 

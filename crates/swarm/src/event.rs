@@ -1,7 +1,9 @@
-//! What client tasks tell the collector. Times are nanoseconds since the
-//! Unix epoch, read from the run's one clock ([`crate::clock::Clock`]).
+//! What client tasks and the nemesis tell the collector. Times are
+//! nanoseconds since the Unix epoch, read from the run's one clock
+//! ([`crate::clock::Clock`]); `at_ns` is when the task saw it happen, which
+//! orders the trace ([`crate::trace`]).
 
-/// One observation of a client task.
+/// One observation of a client task, or a fault of the nemesis.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A CONNACK with Success arrived; `latency_ns` from the TCP connect
@@ -11,11 +13,34 @@ pub enum Event {
         client: u32,
         /// Connect latency.
         latency_ns: u64,
+        /// Clean Start / CleanSession of the CONNECT.
+        clean: bool,
+        /// The CONNACK's Session Present.
+        session_present: bool,
+        /// After a lost connection: from the loss to this CONNACK (backoff
+        /// and failed attempts included).
+        down_ns: Option<u64>,
+        /// When.
+        at_ns: u64,
     },
-    /// A connection ended (churn, end of run, or error).
+    /// A connection ended: `lost` when the link failed or the broker closed
+    /// it, not by our DISCONNECT (churn, end of run).
     Disconnected {
         /// The client.
         client: u32,
+        /// Not by our DISCONNECT.
+        lost: bool,
+        /// When.
+        at_ns: u64,
+    },
+    /// A client that had a session (Clean Start 0, and a session the broker
+    /// had confirmed) reconnected and was told Session Present 0: the broker
+    /// lost it (MQTT-3.2.2-5 makes the client discard its own state).
+    SessionLost {
+        /// The client.
+        client: u32,
+        /// When.
+        at_ns: u64,
     },
     /// A SUBACK arrived; `granted` is the QoS granted, `None` for a failure
     /// reason code.
@@ -26,8 +51,11 @@ pub enum Event {
         latency_ns: u64,
         /// The granted QoS.
         granted: Option<u8>,
+        /// When.
+        at_ns: u64,
     },
-    /// A message was written to the socket.
+    /// A message was written to the socket (again, with `dup`, after a
+    /// reconnect that resumed the session: MQTT-4.4.0-1).
     Sent {
         /// The publisher.
         publisher: u32,
@@ -37,9 +65,13 @@ pub enum Event {
         qos: u8,
         /// Payload bytes.
         bytes: u32,
+        /// A retransmission (DUP 1).
+        dup: bool,
+        /// When.
+        at_ns: u64,
     },
-    /// The broker took ownership of a QoS 1 or 2 message: PUBACK (QoS 1) or
-    /// PUBREC (QoS 2) with a success reason code.
+    /// The broker took responsibility for a message: PUBACK (QoS 1) or
+    /// PUBREC (QoS 2) with a success code.
     Owned {
         /// The publisher.
         publisher: u32,
@@ -47,12 +79,14 @@ pub enum Event {
         seq: u64,
         /// Its QoS.
         qos: u8,
-        /// From the intended send time to the acknowledgement.
+        /// From the intended send time.
         corrected_ns: u64,
-        /// From the actual send to the acknowledgement.
+        /// From the actual send time.
         raw_ns: u64,
+        /// When.
+        at_ns: u64,
     },
-    /// PUBCOMP of a QoS 2 message.
+    /// PUBCOMP arrived for a QoS 2 message.
     Completed {
         /// The publisher.
         publisher: u32,
@@ -60,31 +94,37 @@ pub enum Event {
         seq: u64,
         /// From the intended send time.
         corrected_ns: u64,
-        /// From the actual send.
+        /// From the actual send time.
         raw_ns: u64,
+        /// When.
+        at_ns: u64,
     },
-    /// A message arrived at a subscriber.
+    /// A subscriber got a message of ours (once per QoS 2 delivery: a
+    /// PUBLISH repeated before PUBREL is the same delivery).
     Delivered {
         /// The subscriber.
         subscriber: u32,
-        /// The PUBLISH's QoS as delivered.
+        /// QoS as delivered.
         qos: u8,
-        /// The payload header.
+        /// DUP as delivered.
+        dup: bool,
+        /// What the payload says.
         header: crate::payload::Header,
-        /// Arrival time.
+        /// When it was read.
         at_ns: u64,
     },
-    /// A PUBLISH whose payload is not a swarm message.
+    /// A subscriber got a message that is not ours.
     Foreign {
         /// The subscriber.
         subscriber: u32,
     },
-    /// Something failed (connect refused, decode error, lost connection,
-    /// negative acknowledgement).
+    /// Something failed.
     Error {
         /// The client.
         client: u32,
         /// What.
         what: String,
     },
+    /// The nemesis began or ended a fault ([`crate::nemesis`]).
+    Fault(crate::nemesis::FaultEvent),
 }

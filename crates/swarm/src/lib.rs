@@ -35,6 +35,7 @@ pub mod fasthash;
 pub mod hdrlog;
 pub mod link;
 pub mod metrics;
+pub mod nemesis;
 pub mod payload;
 pub mod plan;
 pub mod profile;
@@ -44,6 +45,7 @@ pub mod schedule;
 pub mod subscriber;
 pub mod target;
 pub mod template;
+pub mod trace;
 
 pub use error::{ProfileError, SwarmError};
 pub use plan::Shard;

@@ -12,6 +12,47 @@ use mqtt_codec::{Connect, Decoder, MqttString, Packet, ProtocolVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+/// Waits between reconnection attempts: from [`Backoff::FIRST`], doubled
+/// after every failure up to [`Backoff::MAX`], back to the first after a
+/// success; a seeded jitter of up to a quarter keeps clients that lost the
+/// broker together from returning in one burst.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+    rng: u64,
+}
+
+impl Backoff {
+    /// The first wait.
+    pub const FIRST: Duration = Duration::from_millis(100);
+    /// The longest wait.
+    pub const MAX: Duration = Duration::from_secs(2);
+
+    /// A backoff whose jitter follows `seed`.
+    pub fn new(seed: u64) -> Backoff {
+        Backoff {
+            next: Backoff::FIRST,
+            rng: seed | 1,
+        }
+    }
+
+    /// The wait before the next attempt; the one after is longer.
+    pub fn next_wait(&mut self) -> Duration {
+        // xorshift64: enough for a jitter.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let base = self.next;
+        self.next = (self.next * 2).min(Backoff::MAX);
+        base + base.mul_f64((self.rng % 1000) as f64 / 4000.0)
+    }
+
+    /// After a success.
+    pub fn reset(&mut self) {
+        self.next = Backoff::FIRST;
+    }
+}
+
 /// How long a TCP connect plus CONNACK may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_CHUNK: usize = 64 * 1024;
@@ -62,6 +103,12 @@ pub struct Link {
     /// CONNACK's Session Present.
     pub session_present: bool,
     last_write: Instant,
+    /// When bytes last came from the broker.
+    last_read: Instant,
+    /// The PINGREQ not answered yet, when it was queued.
+    ping_sent: Option<Instant>,
+    /// The Keep Alive in force, if any.
+    keep_alive: Option<Duration>,
 }
 
 impl Link {
@@ -108,6 +155,10 @@ impl Link {
             receive_max: u16::MAX,
             session_present: false,
             last_write: Instant::now(),
+            last_read: Instant::now(),
+            ping_sent: None,
+            keep_alive: (spec.keep_alive > 0)
+                .then(|| Duration::from_secs(u64::from(spec.keep_alive))),
         };
         link.queue(&Packet::Connect(Box::new(connect)))?;
         link.flush().await?;
@@ -133,7 +184,10 @@ impl Link {
         self.rbuf.reserve(READ_CHUNK);
         match self.stream.read_buf(&mut self.rbuf).await {
             Ok(0) => Err("connection closed by the broker".into()),
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.last_read = Instant::now();
+                Ok(())
+            }
             Err(e) => Err(format!("read: {e}")),
         }
     }
@@ -151,9 +205,50 @@ impl Link {
 
     /// The next complete packet already read, if any.
     pub fn next_packet(&mut self) -> Result<Option<Packet>, String> {
-        self.decoder
+        let p = self
+            .decoder
             .decode(&mut self.rbuf)
-            .map_err(|e| format!("decode: {e}"))
+            .map_err(|e| format!("decode: {e}"))?;
+        if matches!(p, Some(Packet::PingResp)) {
+            self.ping_sent = None;
+        }
+        Ok(p)
+    }
+
+    /// When [`Link::keep_alive`] has something to do next, if Keep Alive
+    /// is on.
+    pub fn keep_alive_at(&self) -> Option<Instant> {
+        let ka = self.keep_alive?;
+        Some(match self.ping_sent {
+            Some(t) => t + ka,
+            None => self.last_write.min(self.last_read) + ka / 2,
+        })
+    }
+
+    /// Keeps the link alive and finds it dead: a PINGREQ when nothing was
+    /// written for half the Keep Alive (MQTT-3.1.2-23 / MQTT-3.1.2-20
+    /// bound the client to send within it) or nothing read for as long
+    /// (so that a link that only sends still hears from the broker); and
+    /// an error when a PINGREQ was not answered within the Keep Alive:
+    /// the client closes the connection, as 3.1.2.10 says it should, and
+    /// reconnects. A stalled or partitioned link is found this way.
+    pub fn keep_alive(&mut self, now: Instant) -> Result<(), String> {
+        let Some(ka) = self.keep_alive else {
+            return Ok(());
+        };
+        match self.ping_sent {
+            Some(t) if now >= t + ka => Err(format!(
+                "no PINGRESP within the Keep Alive ({}s): link presumed dead",
+                ka.as_secs()
+            )),
+            Some(_) => Ok(()),
+            None if now >= self.last_write.min(self.last_read) + ka / 2 => {
+                self.queue(&Packet::PingReq)?;
+                self.ping_sent = Some(now);
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     /// Writes the whole buffer.
@@ -193,7 +288,10 @@ impl Link {
             biased;
             n = r.read_buf(&mut self.rbuf) => match n {
                 Ok(0) => Err("connection closed by the broker".into()),
-                Ok(_) => Ok(Woke::Read),
+                Ok(_) => {
+                    self.last_read = Instant::now();
+                    Ok(Woke::Read)
+                }
                 Err(e) => Err(format!("read: {e}")),
             },
             n = w.write_buf(&mut self.wbuf), if writing => match n {
@@ -209,6 +307,9 @@ impl Link {
     }
 
     /// Sends DISCONNECT (best effort, bounded) and closes.
+    ///
+    /// With Clean Start 0 and a Session Expiry, the DISCONNECT keeps the
+    /// session (its expiry is the CONNECT's).
     pub async fn close(mut self) {
         let _ = self.queue(&Packet::Disconnect(mqtt_codec::Disconnect::default()));
         let _ = tokio::time::timeout(Duration::from_secs(1), async {

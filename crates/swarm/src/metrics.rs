@@ -17,6 +17,9 @@ pub const MAX_US: u64 = 3_600_000_000;
 pub const E2E_CORRECTED: &str = "e2e.corrected";
 /// Tag of the overall raw end-to-end latency.
 pub const E2E_RAW: &str = "e2e.raw";
+/// Time from a lost connection to the CONNACK of the next one (backoff
+/// and failed attempts included), per reconnection.
+pub const RECONNECT: &str = "reconnect";
 
 /// A fresh histogram with the swarm's bounds.
 pub fn histogram() -> Histogram<u64> {

@@ -3,7 +3,11 @@
 //! most `inflight` unacknowledged QoS 1/2 messages. A full window delays the
 //! actual send, never the intended time: a stalled broker shows in the
 //! corrected latency. Churn closes and reopens the connection on a period;
-//! the schedule keeps running meanwhile.
+//! the schedule keeps running meanwhile. A lost connection (a fault of the
+//! run, or a dead link found by the Keep Alive) is reopened with backoff;
+//! with a persistent session that the broker still holds, what was in
+//! flight is sent again (MQTT-4.4.0-1), and a session the broker forgot is
+//! told as lost.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +18,7 @@ use mqtt_codec::{MqttString, Packet, PubResponse, Publish, QoS};
 use crate::ctx::{Batch, Ctx};
 use crate::event::Event;
 use crate::fasthash::FastMap;
-use crate::link::{Link, Woke};
+use crate::link::{Backoff, Link, Woke};
 use crate::payload::Header;
 use crate::plan::ClientPlan;
 use crate::schedule::Schedule;
@@ -34,6 +38,8 @@ struct Flight {
     sent_ns: u64,
     /// Waiting for PUBCOMP (QoS 2 after PUBREC).
     released: bool,
+    /// Payload bytes, to send the same message again.
+    size: u32,
 }
 
 enum End {
@@ -64,7 +70,8 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64) {
             return;
         }
     };
-    let spec = ctx.connect_spec(&me, group.clean(&ctx.profile));
+    let clean = group.clean(&ctx.profile);
+    let spec = ctx.connect_spec(&me, clean);
     tokio::time::sleep_until(ctx.at(connect_at_ns).into()).await;
     let mut schedule: Option<Schedule> = None;
     let mut state = State {
@@ -72,6 +79,11 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64) {
         next_id: 1,
         payloads: BytesMut::new(),
     };
+    let mut backoff = Backoff::new(seed(ctx.profile.seed, me.n));
+    // The broker confirmed a session of ours (a CONNACK to Clean Start 0).
+    let mut had_session = false;
+    // When the last connection was lost, for the reconnect time.
+    let mut lost_at: Option<u64> = None;
     loop {
         let t0 = ctx.clock.now_ns();
         let mut link = match Link::open(&spec).await {
@@ -79,17 +91,51 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64) {
             Err(what) => {
                 batch.push(Event::Error { client: me.n, what });
                 batch.flush();
-                if ctx.clock.now_ns() >= ctx.publish_end_ns {
+                let now = ctx.clock.now_ns();
+                let finished = schedule.as_ref().is_some_and(|s| s.peek_ns().is_none())
+                    && state.inflight.is_empty();
+                if now >= ctx.drain_end_ns
+                    || (schedule.is_none() && now >= ctx.publish_end_ns)
+                    || finished
+                {
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::time::sleep(backoff.next_wait()).await;
                 continue;
             }
         };
+        backoff.reset();
+        let now = ctx.clock.now_ns();
         batch.push(Event::Connected {
             client: me.n,
-            latency_ns: ctx.clock.now_ns().saturating_sub(t0),
+            latency_ns: now.saturating_sub(t0),
+            clean,
+            session_present: link.session_present,
+            down_ns: lost_at.take().map(|t| now.saturating_sub(t)),
+            at_ns: now,
         });
+        if clean {
+            // A new session: what was in flight stays unconfirmed.
+            state.inflight.clear();
+        } else if link.session_present {
+            // MQTT-4.4.0-1: unacknowledged PUBLISH and PUBREL again, with
+            // their original packet ids; PUBLISH with DUP 1 (MQTT-3.3.1-1).
+            if let Err(what) = state.resend(&ctx, &me, &topic, &mut link, &mut batch) {
+                batch.push(Event::Error { client: me.n, what });
+            }
+        } else {
+            if had_session {
+                batch.push(Event::SessionLost {
+                    client: me.n,
+                    at_ns: now,
+                });
+            }
+            // 5.0 MQTT-3.2.2-5: no session on the broker's side, so none
+            // on ours: what was in flight is unconfirmed, or (PUBREC
+            // already in) owned and up to the broker.
+            state.inflight.clear();
+        }
+        had_session = !clean;
         batch.flush();
         if schedule.is_none() {
             let mut ready = ctx.subscribed.clone();
@@ -105,8 +151,6 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64) {
         let Some(sched) = schedule.as_mut() else {
             return;
         };
-        // Anything left from an earlier connection stays unconfirmed.
-        state.inflight.clear();
         let window = usize::from(group.inflight.min(link.receive_max));
         let churn_at = group.churn.map(|c| Instant::now() + c.get());
         let end = state
@@ -114,18 +158,28 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64) {
                 &ctx, &me, &topic, &mut link, sched, window, churn_at, &mut batch,
             )
             .await;
-        batch.push(Event::Disconnected { client: me.n });
+        let now = ctx.clock.now_ns();
+        batch.push(Event::Disconnected {
+            client: me.n,
+            lost: matches!(end, End::Failed(_)),
+            at_ns: now,
+        });
         match end {
             End::Done => {
                 link.close().await;
+                batch.flush();
                 return;
             }
             End::Churn => link.close().await,
             End::Failed(what) => {
                 batch.push(Event::Error { client: me.n, what });
-                if ctx.clock.now_ns() >= ctx.drain_end_ns {
+                lost_at = Some(now);
+                if now >= ctx.drain_end_ns {
+                    batch.flush();
                     return;
                 }
+                batch.flush();
+                tokio::time::sleep(backoff.next_wait()).await;
             }
         }
         batch.flush();
@@ -139,6 +193,50 @@ struct State {
 }
 
 impl State {
+    /// Sends again, in publish order, what the resumed session still holds
+    /// in flight: PUBREL for a QoS 2 message whose PUBREC came, else the
+    /// same PUBLISH (the same payload, packet id and QoS) with DUP 1.
+    fn resend(
+        &mut self,
+        ctx: &Ctx,
+        me: &ClientPlan,
+        topic: &MqttString,
+        link: &mut Link,
+        batch: &mut Batch,
+    ) -> Result<(), String> {
+        let mut flights: Vec<(u16, Flight)> = self.inflight.iter().map(|(k, v)| (*k, *v)).collect();
+        flights.sort_unstable_by_key(|(_, f)| f.seq);
+        let now = ctx.clock.now_ns();
+        for (id, f) in flights {
+            if f.released {
+                link.queue(&Packet::PubRel(PubResponse::new(id)))?;
+                continue;
+            }
+            let header = Header {
+                qos: f.qos,
+                publisher: me.n,
+                seq: f.seq,
+                intended_ns: f.intended_ns,
+                sent_ns: f.sent_ns,
+            };
+            let payload = header.payload(f.size as usize, &ctx.filler, &mut self.payloads);
+            let mut p = Publish::new(topic.clone(), payload);
+            p.qos = QoS::from_bits(f.qos).unwrap_or(QoS::AtLeastOnce);
+            p.packet_id = id;
+            p.dup = true;
+            link.queue(&Packet::Publish(p))?;
+            batch.push(Event::Sent {
+                publisher: me.n,
+                seq: f.seq,
+                qos: f.qos,
+                bytes: f.size,
+                dup: true,
+                at_ns: now,
+            });
+        }
+        Ok(())
+    }
+
     fn packet_id(&mut self) -> u16 {
         loop {
             let id = self.next_id;
@@ -163,7 +261,6 @@ impl State {
     ) -> End {
         let mut churning = false;
         let mut churn_deadline = None;
-        let ping_after = ctx.ping_after();
         // Messages go out on timer ticks (1 ms, tokio's resolution, or the
         // run's --tick): everything due by a tick in one write. A read or a finished write in between sends only when the
         // schedule is a tick or more behind (the window was full).
@@ -204,6 +301,7 @@ impl State {
                                 intended_ns: m.intended_ns,
                                 sent_ns,
                                 released: false,
+                                size: m.size,
                             },
                         );
                     }
@@ -215,6 +313,8 @@ impl State {
                         seq: m.seq,
                         qos: m.qos,
                         bytes: m.size,
+                        dup: false,
+                        at_ns: sent_ns,
                     });
                     queued += 1;
                 }
@@ -245,8 +345,8 @@ impl State {
                     wake = wake.min(c);
                 }
             }
-            if let Some(p) = ping_after {
-                wake = wake.min(link.last_write() + p);
+            if let Some(k) = link.keep_alive_at() {
+                wake = wake.min(k);
             }
             batch.flush();
             let woke = link.wait(wake).await;
@@ -276,12 +376,8 @@ impl State {
                         churning = true;
                         churn_deadline = Some(now + CHURN_GRACE);
                     }
-                    if ping_after.is_some_and(|p| now >= link.last_write() + p)
-                        && link.pending_write() == 0
-                    {
-                        if let Err(e) = link.queue(&Packet::PingReq) {
-                            return End::Failed(e);
-                        }
+                    if let Err(e) = link.keep_alive(now) {
+                        return End::Failed(e);
                     }
                 }
                 Ok(Woke::Wrote | Woke::Other) => {}
@@ -314,6 +410,7 @@ impl State {
                         qos: f.qos,
                         corrected_ns: now.saturating_sub(f.intended_ns),
                         raw_ns: now.saturating_sub(f.sent_ns),
+                        at_ns: now,
                     });
                 }
             }
@@ -337,6 +434,7 @@ impl State {
                         qos: 2,
                         corrected_ns: now.saturating_sub(f.intended_ns),
                         raw_ns: now.saturating_sub(f.sent_ns),
+                        at_ns: now,
                     });
                 }
                 link.queue(&Packet::PubRel(PubResponse::new(rec.packet_id)))?;
@@ -348,6 +446,7 @@ impl State {
                         seq: f.seq,
                         corrected_ns: now.saturating_sub(f.intended_ns),
                         raw_ns: now.saturating_sub(f.sent_ns),
+                        at_ns: now,
                     });
                 }
             }

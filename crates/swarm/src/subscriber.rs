@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use crate::ctx::{Batch, Ctx};
 use crate::event::Event;
 use crate::fasthash::FastSet;
-use crate::link::{Link, Woke};
+use crate::link::{Backoff, Link, Woke};
 use crate::payload::Header;
 use crate::plan::ClientPlan;
 
@@ -83,6 +83,8 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64, ready: Arc<C
         counted: false,
         awaiting_rel: FastSet::default(),
     };
+    let mut backoff = Backoff::new(crate::publisher::seed(ctx.profile.seed, me.n));
+    let mut lost_at: Option<u64> = None;
     loop {
         if *stop.borrow_and_update() {
             break;
@@ -97,14 +99,29 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64, ready: Arc<C
                     state.counted = true;
                     ready.tick();
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                let wait = backoff.next_wait();
+                let _ = tokio::time::timeout(wait, stop.changed()).await;
                 continue;
             }
         };
+        backoff.reset();
+        let now = ctx.clock.now_ns();
         batch.push(Event::Connected {
             client: me.n,
-            latency_ns: ctx.clock.now_ns().saturating_sub(t0),
+            latency_ns: now.saturating_sub(t0),
+            clean,
+            session_present: link.session_present,
+            down_ns: lost_at.take().map(|t| now.saturating_sub(t)),
+            at_ns: now,
         });
+        if !clean && state.subscribed && !link.session_present {
+            // The broker forgot the session, and the subscription with it:
+            // what it queued meanwhile is gone (the accounting says so).
+            batch.push(Event::SessionLost {
+                client: me.n,
+                at_ns: now,
+            });
+        }
         if clean || !link.session_present {
             state.awaiting_rel.clear();
         }
@@ -134,14 +151,25 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64, ready: Arc<C
                 &ctx, &me, &mut link, &mut stop, churn_at, sub_sent, &ready, &mut batch,
             )
             .await;
-        batch.push(Event::Disconnected { client: me.n });
+        let now = ctx.clock.now_ns();
+        batch.push(Event::Disconnected {
+            client: me.n,
+            lost: matches!(end, End::Failed(_)),
+            at_ns: now,
+        });
         match end {
             End::Stop => {
                 link.close().await;
                 break;
             }
             End::Churn => link.close().await,
-            End::Failed(what) => batch.push(Event::Error { client: me.n, what }),
+            End::Failed(what) => {
+                batch.push(Event::Error { client: me.n, what });
+                lost_at = Some(now);
+                batch.flush();
+                let wait = backoff.next_wait();
+                let _ = tokio::time::timeout(wait, stop.changed()).await;
+            }
         }
         batch.flush();
     }
@@ -169,15 +197,14 @@ impl State {
         ready: &Countdown,
         batch: &mut Batch,
     ) -> End {
-        let ping_after = ctx.ping_after();
         loop {
             if *stop.borrow_and_update() {
                 return End::Stop;
             }
             let far = Instant::now() + Duration::from_secs(3600);
             let mut wake = churn_at.unwrap_or(far);
-            if let Some(p) = ping_after {
-                wake = wake.min(link.last_write() + p);
+            if let Some(k) = link.keep_alive_at() {
+                wake = wake.min(k);
             }
             batch.flush();
             let woke = link
@@ -194,12 +221,8 @@ impl State {
                     if churn_at.is_some_and(|c| now >= c) {
                         return End::Churn;
                     }
-                    if ping_after.is_some_and(|p| now >= link.last_write() + p)
-                        && link.pending_write() == 0
-                    {
-                        if let Err(e) = link.queue(&Packet::PingReq) {
-                            return End::Failed(e);
-                        }
+                    if let Err(e) = link.keep_alive(now) {
+                        return End::Failed(e);
                     }
                 }
                 Ok(Woke::Read) => {
@@ -250,6 +273,7 @@ impl State {
                         Some(header) => batch.push(Event::Delivered {
                             subscriber: me.n,
                             qos,
+                            dup: p.dup,
                             header,
                             at_ns: now,
                         }),
@@ -271,6 +295,7 @@ impl State {
                     client: me.n,
                     latency_ns: now.saturating_sub(sub_sent.take().unwrap_or(now)),
                     granted,
+                    at_ns: now,
                 });
                 self.subscribed = true;
                 if !self.counted {

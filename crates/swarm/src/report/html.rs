@@ -31,18 +31,25 @@ pub fn page(run: &Run, r: &Report) -> String {
         }
     }
     let tl = &r.timeline;
+    let end = tl.last().map_or(0.0, |p| p.t_s);
+    let windows: Vec<(f64, f64)> = r
+        .faults
+        .iter()
+        .map(|w| (w.begin_s, w.end_s.unwrap_or(end).max(w.begin_s + 0.05)))
+        .collect();
     let series = |f: &dyn Fn(&crate::collector::Point) -> Option<f64>| -> Vec<(f64, f64)> {
         tl.iter().filter_map(|p| f(p).map(|v| (p.t_s, v))).collect()
     };
-    let throughput = plots::timeline(
+    let throughput = plots::timeline_with_windows(
         "throughput",
         "messages / s",
         &[
             ("sent".into(), series(&|p| Some(p.sent as f64))),
             ("delivered".into(), series(&|p| Some(p.delivered as f64))),
         ],
+        &windows,
     );
-    let p99 = plots::timeline(
+    let p99 = plots::timeline_with_windows(
         "end-to-end p99 per second",
         "ms",
         &[
@@ -50,11 +57,13 @@ pub fn page(run: &Run, r: &Report) -> String {
             ("raw p99".into(), series(&|p| p.raw_p99_ms)),
             ("corrected p50".into(), series(&|p| p.p50_ms)),
         ],
+        &windows,
     );
-    let connected = plots::timeline(
+    let connected = plots::timeline_with_windows(
         "connected clients",
         "clients",
         &[("connected".into(), series(&|p| Some(p.connected as f64)))],
+        &windows,
     );
     let mut h = String::new();
     let _ = write!(
@@ -86,6 +95,28 @@ on its publisher's fixed schedule; raw latency from the moment it was written. W
 (or the network) held the generator back: that wait is latency its users would see.</p>{}",
         plots::spectrum("latency by percentile", &spec)
     );
+    if !r.faults.is_empty() {
+        let _ = write!(
+            h,
+            "<h2>Faults</h2><p>Shaded in the charts below: from the fault's beginning to its end (the broker \
+ready again, the link healed). Recovery: from the end to the first acknowledgement or delivery after it.</p>\
+<table><tr><th>#</th><th>fault</th><th>what</th><th>begin (s)</th><th>end (s)</th><th>clients cut</th><th>recovery (ms)</th></tr>"
+        );
+        for (i, w) in r.faults.iter().enumerate() {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                i + 1,
+                esc(&w.action),
+                esc(&w.detail),
+                w.begin_s,
+                w.end_s.map_or("-".into(), |e| format!("{e:.2}")),
+                w.clients,
+                w.recovery_s.map_or("-".into(), |s| format!("{:.0}", s * 1000.0)),
+            );
+        }
+        h.push_str("</table>");
+    }
     let _ = write!(h, "<h2>Over time</h2>{throughput}{p99}{connected}");
     let _ = writeln!(
         h,

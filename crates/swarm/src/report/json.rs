@@ -66,6 +66,10 @@ pub struct Report {
     pub slo_p99_ms: f64,
     /// The verdict.
     pub verdict: Verdict,
+    /// The faults of the schedule as carried out (empty without `faults:`).
+    pub faults: Vec<crate::collector::FaultWindow>,
+    /// Faults that could not be carried out as asked.
+    pub fault_errors: Vec<String>,
 }
 
 impl Report {
@@ -108,6 +112,8 @@ impl Report {
                 .map(|s| messages / s),
             slo_p99_ms: run.profile.slo.p99_ms,
             verdict,
+            faults: c.faults.clone(),
+            fault_errors: run.fault_errors.clone(),
         }
     }
 }
@@ -140,6 +146,18 @@ fn verdict(run: &Run, e2e: Option<&Summary>) -> Verdict {
         )),
         None => reasons.push("no message was delivered".into()),
         _ => {}
+    }
+    let sessions_lost = run.collected.counters.sessions_lost;
+    if sessions_lost > 0 {
+        reasons.push(format!(
+            "{sessions_lost} persistent session(s) lost by the broker (Session Present 0 on reconnection)"
+        ));
+    }
+    if !run.fault_errors.is_empty() {
+        reasons.push(format!(
+            "{} fault(s) not carried out",
+            run.fault_errors.len()
+        ));
     }
     let qos0_ok = !slo.qos0_loss_breaks || a.qos[0].lost == 0;
     if !qos0_ok {

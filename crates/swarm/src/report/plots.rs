@@ -115,6 +115,17 @@ fn draw_series<'a, DB: DrawingBackend + 'a, X, Y>(
 
 /// A time series chart: x in seconds, linear y from 0.
 pub fn timeline(title: &str, y_desc: &str, series: &[Series]) -> String {
+    timeline_with_windows(title, y_desc, series, &[])
+}
+
+/// [`timeline`] with the run's fault windows (begin and end, seconds)
+/// shaded behind the series.
+pub fn timeline_with_windows(
+    title: &str,
+    y_desc: &str,
+    series: &[Series],
+    windows: &[(f64, f64)],
+) -> String {
     let mut svg = String::new();
     let x_max = series
         .iter()
@@ -143,6 +154,12 @@ pub fn timeline(title: &str, y_desc: &str, series: &[Series]) -> String {
             .x_desc("seconds")
             .y_desc(y_desc)
             .draw();
+        let _ = chart.draw_series(windows.iter().map(|&(a, b)| {
+            Rectangle::new(
+                [(a.min(x_max), 0.0), (b.min(x_max), y_max)],
+                RED.mix(0.15).filled(),
+            )
+        }));
         draw_series(&mut chart, series);
         let _ = root.present();
     }

@@ -65,6 +65,7 @@ pub fn render(r: &Report) -> String {
         r.counters.connects,
         r.counters.errors
     );
+    out.push_str(&fault_lines(r));
     let rows: Vec<LatencyRow> = r
         .latency
         .iter()
@@ -120,6 +121,73 @@ pub fn render(r: &Report) -> String {
             format!(": {}", v.reasons.join("; "))
         }
     );
+    out
+}
+
+/// The faults of a run and what they did, Jepsen's way: what the broker
+/// acknowledged and then lost, what it never acknowledged, duplicates and
+/// reordering per QoS, sessions lost, reconnections and recovery (empty
+/// without faults).
+pub fn fault_lines(r: &Report) -> String {
+    let mut out = String::new();
+    if r.faults.is_empty() && r.fault_errors.is_empty() {
+        return out;
+    }
+    let c = &r.counters;
+    let a = &r.accounting;
+    let reconnect_p99 = r
+        .latency
+        .get(crate::metrics::RECONNECT)
+        .map_or("-".into(), |s| format!("{:.0} ms", s.p99_ms));
+    let recoveries: Vec<f64> = r.faults.iter().filter_map(|w| w.recovery_s).collect();
+    let worst = recoveries
+        .iter()
+        .copied()
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let _ = writeln!(
+        out,
+        "faults: {} carried out{}; connections lost {}, reconnects {} (p99 {}), sessions lost {}, PUBLISH resent with DUP {}; recovery worst {}",
+        r.faults.len(),
+        if r.fault_errors.is_empty() {
+            String::new()
+        } else {
+            format!(", {} NOT carried out", r.fault_errors.len())
+        },
+        c.connections_lost,
+        c.reconnects,
+        reconnect_p99,
+        c.sessions_lost,
+        c.retransmitted,
+        worst.map_or("-".into(), |w| format!("{:.0} ms", w * 1000.0)),
+    );
+    let _ = writeln!(
+        out,
+        "acknowledged then lost: QoS 1 {}, QoS 2 {}; never acknowledged {} (delivered anyway {}); duplicated QoS 1 {} (allowed), QoS 2 {}; out of order QoS 1 {}, QoS 2 {}",
+        a.qos[1].lost,
+        a.qos[2].lost,
+        a.unconfirmed,
+        a.unconfirmed_delivered,
+        a.qos[1].duplicated,
+        a.qos[2].duplicated,
+        a.qos[1].out_of_order,
+        a.qos[2].out_of_order,
+    );
+    for (i, w) in r.faults.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  fault {}: {} at {:.2} s, until {}: {}; recovered {}",
+            i + 1,
+            w.action,
+            w.begin_s,
+            w.end_s.map_or("-".into(), |e| format!("{e:.2} s")),
+            w.detail,
+            w.recovery_s
+                .map_or("never".into(), |s| format!("{:.0} ms after", s * 1000.0)),
+        );
+    }
+    for e in &r.fault_errors {
+        let _ = writeln!(out, "  NOT carried out: {e}");
+    }
     out
 }
 
