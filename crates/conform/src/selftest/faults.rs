@@ -130,9 +130,24 @@ pub struct FaultInfo {
     pub catch_hint: &'static str,
 }
 
+/// A catalogue entry: name, description, 3.1.1 and 5.0 statements, hint.
+type Entry = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static str,
+);
+
 impl Fault {
-    /// Every fault, in catalogue order.
-    pub const ALL: &'static [Fault] = &[
+    /// Every fault, in catalogue order: [`Self::PER_CONNECTION`], then
+    /// [`Self::FAULT_AWARE`].
+    pub const ALL: &'static [Fault] = &concat::<
+        { Fault::PER_CONNECTION.len() + Fault::FAULT_AWARE.len() },
+    >(Fault::PER_CONNECTION, Fault::FAULT_AWARE);
+
+    /// The faults a proxy injects from what one connection shows.
+    pub const PER_CONNECTION: &'static [Fault] = &[
         Fault::LostPuback,
         Fault::PubackWrongId,
         Fault::NoPubcomp,
@@ -160,12 +175,6 @@ impl Fault {
         Fault::NoPingresp,
         Fault::KeepAliveNotEnforced,
         Fault::DollarTopicsLeaked,
-        Fault::RetransmittedPubrelDropped,
-        Fault::QueuedLostOnReconnect,
-        Fault::DupCleared,
-        Fault::WillAfterCleanDisconnect,
-        Fault::StallAnsweredAsLive,
-        Fault::SessionPresentForgotten,
     ];
 
     /// The faults that need state across the connections of one client id
@@ -182,13 +191,7 @@ impl Fault {
 
     /// The fault's catalogue entry.
     pub fn info(self) -> FaultInfo {
-        let (name, description, v311, v5, catch_hint): (
-            &'static str,
-            &'static str,
-            &'static [&'static str],
-            &'static [&'static str],
-            &'static str,
-        ) = match self {
+        let (name, description, v311, v5, catch_hint): Entry = match self {
             Fault::LostPuback => (
                 "lost-puback",
                 "the PUBACK answering a client's QoS 1 PUBLISH is never sent",
@@ -398,6 +401,25 @@ impl Fault {
     pub fn from_name(name: &str) -> Option<Fault> {
         Fault::ALL.iter().copied().find(|f| f.name() == name)
     }
+}
+
+/// `a` then `b`, as one array of `N` faults (`N` must be the sum of their
+/// lengths): one list of each kind of fault, and [`Fault::ALL`] made of
+/// them, not a third copy.
+const fn concat<const N: usize>(a: &[Fault], b: &[Fault]) -> [Fault; N] {
+    assert!(a.len() + b.len() == N, "N is not the sum of the lengths");
+    let mut out = [Fault::LostPuback; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[i + j] = b[j];
+        j += 1;
+    }
+    out
 }
 
 impl std::fmt::Display for Fault {

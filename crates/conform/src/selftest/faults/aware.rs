@@ -63,16 +63,7 @@ use mqtt_netfault::Out;
 
 #[cfg(doc)]
 use super::Shared;
-use super::{Fault, Session};
-
-/// A catalogue entry: name, description, 3.1.1 and 5.0 statements, hint.
-pub(super) type Entry = (
-    &'static str,
-    &'static str,
-    &'static [&'static str],
-    &'static [&'static str],
-    &'static str,
-);
+use super::{Entry, Fault, Session};
 
 /// The catalogue entry of a fault of [`Fault::FAULT_AWARE`].
 pub(super) fn info(f: Fault) -> Entry {
