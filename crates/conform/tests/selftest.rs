@@ -90,6 +90,23 @@ async fn faults_are_caught_by_the_scenarios_for_their_rules() {
             Fault::MalformedSwallowed,
             "v5/3.3-publish/qos3-is-malformed",
         ),
+        // The fault-aware faults the rest of the library misses.
+        (
+            Fault::RetransmittedPubrelDropped,
+            "faults/v3/4.4-redelivery/pubrel-resent-by-client-after-reset-answered",
+        ),
+        (
+            Fault::RetransmittedPubrelDropped,
+            "faults/v5/4.4-redelivery/pubrel-resent-by-client-after-reset-answered",
+        ),
+        (
+            Fault::WillAfterCleanDisconnect,
+            "faults/both/3.1-connect/returning-client-will-discarded-by-disconnect",
+        ),
+        (
+            Fault::StallAnsweredAsLive,
+            "faults/both/3.1-connect/stalled-subscriber-timed-out-while-receiving",
+        ),
     ];
     let known = known();
     let mut scenarios: Vec<LoadedScenario> = Vec::new();
