@@ -8,7 +8,9 @@
 //!   (there must be none).
 //! * `cargo xtask load [ARGS]`: `mqtt-harness load` in release mode;
 //!   `cargo xtask load schema` regenerates the load profile schema;
-//!   `cargo xtask load persistence` measures the cost of persistence.
+//!   `cargo xtask load persistence` measures the cost of persistence;
+//!   `cargo xtask load faults` tabulates what each broker keeps through
+//!   kills and a partition.
 //! * `cargo xtask fuzz codec --seconds N [--target NAME]`: a bounded fuzzing
 //!   campaign on the codec, with a summary.
 //! * `cargo xtask fuzz seeds`: regenerates the checked-in seed corpora.
@@ -23,6 +25,7 @@ mod codec_demo;
 mod deps;
 mod describe;
 mod docker;
+mod faults;
 mod fuzz;
 mod load;
 mod prereqs;
@@ -87,7 +90,8 @@ enum Command {
     /// load merge ...`; `cargo xtask load schema` regenerates the profile
     /// schema; `cargo xtask load persistence` compares ref, ref-durable,
     /// mosquitto and mosquitto-persist on one QoS 1 profile
-    /// (reports/persistence.md).
+    /// (reports/persistence.md); `cargo xtask load faults [--targets a,b]`
+    /// runs the faults smoke profile on each broker (reports/faults.md).
     Load {
         /// Arguments of `mqtt-harness load`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -230,6 +234,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             }
         }),
+        Command::Load { args } if args.first().map(String::as_str) == Some("faults") => {
+            faults::run(&root, &args[1..])
+        }
         Command::Load { args } => load::run(&root, &args),
         Command::Brokers {
             what: BrokersCommand::Install { names },

@@ -284,6 +284,8 @@ fn load_profile(path: &Path, a: &RunArgs) -> anyhow::Result<Profile> {
     let mut p = Profile::load(path)?;
     if let Some(d) = a.duration {
         p.duration = d;
+        p.check_faults()
+            .map_err(|e| anyhow::anyhow!("{}: with --duration {d}: {e}", path.display()))?;
     }
     if a.rate_scale != 1.0 {
         if !(a.rate_scale.is_finite() && a.rate_scale > 0.0) {

@@ -110,8 +110,8 @@ fn an_in_memory_broker_loses_its_sessions_and_the_report_and_checker_say_so() {
     // Ten clients on persistent sessions, two kills: the broker forgot them.
     let lost_sessions = r["counters"]["sessions_lost"].as_u64().unwrap();
     assert!(lost_sessions >= 10, "{said}");
-    let reasons = r["verdict"]["reasons"].to_string();
-    assert!(reasons.contains("session(s) lost"), "{reasons}");
+    let notes = r["verdict"]["notes"].to_string();
+    assert!(notes.contains("session(s) lost"), "{notes}");
     assert!(said.contains("sessions lost"), "{said}");
     // ref claims no durability: its trace checks clean as it is, and fails
     // once durability is asked for.

@@ -15,9 +15,15 @@
 //! anything or QoS 2 lost or duplicated anything, naming the publisher and
 //! the sequence numbers.
 //!
+//! A profile's `faults:` schedule is carried out by the [`nemesis`] while
+//! the clients run (broker faults through the target's lifecycle, link
+//! faults through a fault proxy); the clients reconnect and resume their
+//! sessions, and the run's [`trace`] is what the model's checker reads.
+//!
 //! The protocol-free parts (schedule, payload, plan, accounting, metrics,
-//! [`collector`]) are sans-IO and tested with generated inputs; the IO lives
-//! in [`link`], [`publisher`], [`subscriber`] and [`engine`].
+//! [`collector`], [`trace`]) are sans-IO and tested with generated inputs;
+//! the IO lives in [`link`], [`publisher`], [`subscriber`], [`nemesis`] and
+//! [`engine`].
 
 pub mod accounting;
 pub mod barrier;

@@ -735,8 +735,9 @@ impl Profile {
         self.check_faults().map_err(top)
     }
 
-    /// The `faults:` schedule's checks.
-    fn check_faults(&self) -> Result<(), String> {
+    /// The `faults:` schedule's checks (run by the loader; again by a
+    /// caller that changed the duration or the ramp-up).
+    pub fn check_faults(&self) -> Result<(), String> {
         if self.faults.is_empty() {
             return Ok(());
         }

@@ -21,6 +21,9 @@ pub struct Verdict {
     pub slo_held: bool,
     /// Why it did not pass, in words.
     pub reasons: Vec<String>,
+    /// What the run found that does not decide the verdict (persistent
+    /// sessions a broker without durability lost to a kill, say).
+    pub notes: Vec<String>,
 }
 
 /// The JSON report.
@@ -147,9 +150,10 @@ fn verdict(run: &Run, e2e: Option<&Summary>) -> Verdict {
         None => reasons.push("no message was delivered".into()),
         _ => {}
     }
+    let mut notes = Vec::new();
     let sessions_lost = run.collected.counters.sessions_lost;
     if sessions_lost > 0 {
-        reasons.push(format!(
+        notes.push(format!(
             "{sessions_lost} persistent session(s) lost by the broker (Session Present 0 on reconnection)"
         ));
     }
@@ -168,5 +172,6 @@ fn verdict(run: &Run, e2e: Option<&Summary>) -> Verdict {
         p99_ok,
         slo_held: delivery_ok && p99_ok && qos0_ok,
         reasons,
+        notes,
     }
 }

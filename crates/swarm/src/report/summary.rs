@@ -109,6 +109,9 @@ pub fn render(r: &Report) -> String {
     }
     out.push_str(&problem_lines(&r.accounting));
     let v = &r.verdict;
+    for n in &v.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
     let _ = writeln!(
         out,
         "verdict: delivery {}, SLO (p99 < {} ms) {}{}",
