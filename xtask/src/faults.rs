@@ -1,8 +1,10 @@
-//! `cargo xtask load faults [--targets a,b] [-- load options]`: the faults
-//! smoke profile (two kills and a partition while QoS 1 and QoS 2 flow on
-//! persistent sessions) on each broker, its trace checked by the model's
-//! checker, and one table of what each broker kept: reports/faults.md.
-//! Brokers that speak 3.1.1 only run the profile's 3.1.1 twin. A broker
+//! `cargo xtask load faults [--long] [--targets a,b] [-- load options]`:
+//! the faults smoke profile (two kills and a partition while QoS 1 and
+//! QoS 2 flow on persistent sessions; with `--long`, the five-minute
+//! profile of ten kills and ten partitions) on each broker, its trace
+//! checked by the model's checker, and one table of what each broker kept:
+//! reports/faults.md (reports/faults-long.md). Brokers that speak 3.1.1
+//! only run the profile's 3.1.1 twin. A broker
 //! that is not installed gets a row saying so (`cargo xtask brokers
 //! install` installs it), not a silent gap.
 
@@ -27,9 +29,15 @@ const TARGETS: [(&str, &str); 10] = [
 ];
 const V5: &str = "scenarios/load/faults-smoke.yaml";
 const V3: &str = "scenarios/load/faults-smoke-v3.yaml";
+const LONG_V5: &str = "scenarios/load/faults-kill-partition.yaml";
+const LONG_V3: &str = "scenarios/load/faults-kill-partition-v3.yaml";
 
-/// Runs the table; `args` may start with `--targets a,b`.
+/// Runs the table; `args` may start with `--long`, then `--targets a,b`.
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<ExitCode> {
+    let (long, args) = match args {
+        [flag, rest @ ..] if flag == "--long" => (true, rest),
+        _ => (false, args),
+    };
     let (only, extra): (Option<Vec<String>>, &[String]) = match args {
         [flag, list, rest @ ..] if flag == "--targets" => {
             (Some(list.split(',').map(str::to_owned).collect()), rest)
@@ -48,6 +56,11 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<ExitCode> {
     let reports = root.join("reports");
     let mut rows = Vec::new();
     for (target, profile) in TARGETS {
+        let profile = match (long, profile) {
+            (false, p) => p,
+            (true, V5) => LONG_V5,
+            (true, _) => LONG_V3,
+        };
         if only
             .as_ref()
             .is_some_and(|o| !o.iter().any(|t| t == target))
@@ -100,9 +113,9 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<ExitCode> {
         };
         rows.push(row);
     }
-    let md = table(&rows);
+    let md = table(&rows, long);
     print!("{md}");
-    let out = reports.join("faults.md");
+    let out = reports.join(if long { "faults-long.md" } else { "faults.md" });
     std::fs::write(&out, &md).with_context(|| out.display().to_string())?;
     eprintln!("report: {}", out.display());
     Ok(if rows.iter().all(|r| r.why.is_none()) {
@@ -197,18 +210,26 @@ const HEADERS: [&str; 14] = [
     "checker",
 ];
 
-fn table(rows: &[Row]) -> String {
-    let mut s = String::from(
-        "# Faults: what each broker kept\n\n\
-Written by `cargo xtask load faults`: `scenarios/load/faults-smoke.yaml` (MQTT 5.0; brokers that \
+fn table(rows: &[Row], long: bool) -> String {
+    let what = if long {
+        "`cargo xtask load faults --long`: `scenarios/load/faults-kill-partition.yaml` (MQTT 5.0; brokers that \
+speak 3.1.1 only run `faults-kill-partition-v3.yaml`): 10 QoS 1 and 10 QoS 2 publishers at 40 msg/s for \
+5 minutes, 2 QoS 2 subscribers of everything, all on persistent sessions; the broker killed (SIGKILL, \
+down 1 s) every 30 s from 15 s, ten times, and 20 % of the clients partitioned for 5 s every 28 s from \
+25 s, ten times."
+    } else {
+        "`cargo xtask load faults`: `scenarios/load/faults-smoke.yaml` (MQTT 5.0; brokers that \
 speak 3.1.1 only run `faults-smoke-v3.yaml`): 4 QoS 1 and 4 QoS 2 publishers at 25 msg/s, 2 QoS 2 \
 subscribers of everything, all on persistent sessions; the broker killed (SIGKILL, down 1 s) at 4 s \
-and 14 s, half the clients partitioned at 8 s for 3 s. *Acked then lost*: the broker acknowledged \
+and 14 s, half the clients partitioned at 8 s for 3 s."
+    };
+    let mut s = format!(
+        "# Faults: what each broker kept\n\nWritten by {what} *Acked then lost*: the broker acknowledged \
 (PUBACK, PUBREC) and a subscriber never got it. *Never acked*: sent, never acknowledged (not \
 judged). *Sessions lost*: Session Present 0 on a reconnection that should have resumed. *Checker*: \
 `mqtt-harness check` on the run's trace (durability judged only where the target claims it). A \
 broker without durability is expected to lose sessions and messages to a kill: the table says how \
-much, not that it is wrong.\n\n",
+much, not that it is wrong.\n\n"
     );
     s.push_str("| target | ");
     s.push_str(&HEADERS.join(" | "));

@@ -20,6 +20,10 @@ use crate::file::{TargetDef, TargetsFile};
 use crate::lifecycle::{Kind, Lifecycle, Running};
 use crate::process::{free_port, Launch};
 
+/// The in-process reference server with durable state and group commit
+/// (`serve --data DIR --fsync batch`).
+pub const REF_DURABLE_BATCH: &str = "ref-durable-batch";
+
 /// A target ready to be tested; dropping it stops what it started.
 pub struct Target {
     /// Its name in reports (`ref`, the targets.yaml name, or the address).
@@ -48,7 +52,8 @@ impl std::fmt::Debug for Target {
 
 impl Target {
     /// Opens `spec`: `ref`, `ref-durable` (with its state in
-    /// `work/ref-durable`), an address, a name in `targets`, or `docker:NAME`
+    /// `work/ref-durable`, fsync always), `ref-durable-batch` (the same with
+    /// group commit, in `work/ref-durable-batch`), an address, a name in `targets`, or `docker:NAME`
     /// (NAME's `image`, through testcontainers). `work` is a
     /// folder for configs and logs of started brokers.
     pub async fn open(
@@ -61,6 +66,13 @@ impl Target {
         }
         if spec == "ref-durable" {
             return Target::reference_durable(&work.join("ref-durable")).await;
+        }
+        if spec == REF_DURABLE_BATCH {
+            return Target::reference_durable_with(
+                &work.join(REF_DURABLE_BATCH),
+                mqtt_server::FsyncPolicy::Batch,
+            )
+            .await;
         }
         if spec.contains("://") {
             return Ok(Target {
@@ -97,8 +109,24 @@ impl Target {
     /// (`serve --data`, fsync always): it claims [`Capability::Durable`],
     /// and keeps its state across a kill and restart.
     pub async fn reference_durable(dir: &Path) -> Result<Target, TargetError> {
+        Target::reference_durable_with(dir, mqtt_server::FsyncPolicy::Always).await
+    }
+
+    /// [`Target::reference_durable`] with another fsync policy: with
+    /// [`mqtt_server::FsyncPolicy::Batch`] (group commit: a batch of inputs
+    /// committed and fsync'd before any of their acknowledgements, the same
+    /// promise for a fraction of the fsyncs), the target
+    /// `ref-durable-batch`.
+    pub async fn reference_durable_with(
+        dir: &Path,
+        fsync: mqtt_server::FsyncPolicy,
+    ) -> Result<Target, TargetError> {
+        let name = match fsync {
+            mqtt_server::FsyncPolicy::Batch => REF_DURABLE_BATCH,
+            _ => "ref-durable",
+        };
         let err = |message: String| TargetError::Start {
-            name: "ref-durable".into(),
+            name: name.into(),
             message,
         };
         if dir.exists() {
@@ -107,9 +135,11 @@ impl Target {
         std::fs::create_dir_all(dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
         let data = mqtt_server::DataConfig {
             dir: dir.to_owned(),
-            fsync: mqtt_server::FsyncPolicy::Always,
+            fsync,
         };
-        Target::reference_with(Some(data)).await
+        let mut t = Target::reference_with(Some(data)).await?;
+        t.name = name.into();
+        Ok(t)
     }
 
     async fn reference_with(data: Option<mqtt_server::DataConfig>) -> Result<Target, TargetError> {
