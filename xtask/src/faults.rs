@@ -214,9 +214,9 @@ fn table(rows: &[Row], long: bool) -> String {
     let what = if long {
         "`cargo xtask load faults --long`: `scenarios/load/faults-kill-partition.yaml` (MQTT 5.0; brokers that \
 speak 3.1.1 only run `faults-kill-partition-v3.yaml`): 10 QoS 1 and 10 QoS 2 publishers at 40 msg/s for \
-5 minutes, 2 QoS 2 subscribers of everything, all on persistent sessions; the broker killed (SIGKILL, \
-down 1 s) every 30 s from 15 s, ten times, and 20 % of the clients partitioned for 5 s every 28 s from \
-25 s, ten times."
+5 minutes, 10 QoS 2 subscribers (one per publisher pair), all on persistent sessions; the broker killed (SIGKILL, \
+down 1 s) every 30 s from 15 s, ten times, and 20 % of the clients partitioned for 5 s every 30 s from \
+22 s, ten times."
     } else {
         "`cargo xtask load faults`: `scenarios/load/faults-smoke.yaml` (MQTT 5.0; brokers that \
 speak 3.1.1 only run `faults-smoke-v3.yaml`): 4 QoS 1 and 4 QoS 2 publishers at 25 msg/s, 2 QoS 2 \

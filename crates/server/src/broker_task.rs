@@ -291,6 +291,17 @@ fn route(broker: &mut Broker, conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>
                     let _ = tx.try_send(Outbound::Closing(reason));
                 }
             }
+            // A QoS 1/2 copy a session's full queue refused is data an
+            // operator must hear of: the publisher was acknowledged.
+            Output::Event(mqtt_model::TraceEvent::Dropped {
+                client_id,
+                topic,
+                reason: mqtt_model::DropReason::QueueFull,
+            }) => tracing::warn!(
+                client_id,
+                topic,
+                "queue full (max_queued_messages): a QoS 1/2 message for this offline or slow session was dropped"
+            ),
             Output::Event(event) => tracing::trace!(?event),
         }
     }

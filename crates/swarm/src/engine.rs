@@ -565,6 +565,8 @@ async fn run_inner(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The trace ends here: drained, every client still connected.
+    let drained_ns = clock.now_ns();
     let _ = stop_tx.send(true);
     let sub_deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !subs.is_empty() {
@@ -595,7 +597,7 @@ async fn run_inner(
                 std::fs::create_dir_all(dir)?;
             }
             let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-            trace.write(clock.now_ns(), &mut out)
+            trace.write(drained_ns, &mut out)
         };
         write().map_err(|e| {
             SwarmError::Options(format!("cannot write the trace {}: {e}", path.display()))

@@ -109,7 +109,11 @@ impl Nemesis<'_> {
         for (index, f) in schedule.iter().enumerate() {
             let at = clock.instant(start_ns + f.at.as_nanos() as u64);
             tokio::time::sleep_until(at.into()).await;
-            let tell = |kind: &'static str, end: bool, detail: String, clients: Vec<u32>| {
+            // A beginning is told at the moment the fault was begun (a kill
+            // takes a while to finish, its effects are seen at once); an end
+            // once it is done (the broker ready, the link healed).
+            let began = clock.now_ns();
+            let tell = |kind: &'static str, end: bool, detail: String, clients: Vec<u32>, at_ns| {
                 let _ = events.send(vec![Event::Fault(FaultEvent {
                     index,
                     action: f.action.name(),
@@ -117,33 +121,57 @@ impl Nemesis<'_> {
                     end,
                     detail,
                     clients,
-                    at_ns: clock.now_ns(),
+                    at_ns,
                 })]);
             };
             let mut failed = |what: String| errors.push(format!("fault {}: {what}", index + 1));
             match f.action {
                 FaultAction::KillRestart { down } => {
                     let r = self.act(Lifecycle::Kill).await;
-                    tell("kill", false, format!("SIGKILL, down {down:?}"), Vec::new());
+                    tell(
+                        "kill",
+                        false,
+                        format!("SIGKILL, down {down:?}"),
+                        Vec::new(),
+                        began,
+                    );
                     if let Err(e) = r {
                         failed(e);
                     }
                     tokio::time::sleep(down).await;
                     let r = self.act(Lifecycle::Restart).await;
-                    tell("restart", true, "restarted and ready".into(), Vec::new());
+                    tell(
+                        "restart",
+                        true,
+                        "restarted and ready".into(),
+                        Vec::new(),
+                        clock.now_ns(),
+                    );
                     if let Err(e) = r {
                         failed(e);
                     }
                 }
                 FaultAction::Restart { down } => {
                     let r = self.act(Lifecycle::Stop).await;
-                    tell("stop", false, format!("SIGTERM, down {down:?}"), Vec::new());
+                    tell(
+                        "stop",
+                        false,
+                        format!("SIGTERM, down {down:?}"),
+                        Vec::new(),
+                        began,
+                    );
                     if let Err(e) = r {
                         failed(e);
                     }
                     tokio::time::sleep(down).await;
                     let r = self.act(Lifecycle::Restart).await;
-                    tell("restart", true, "restarted and ready".into(), Vec::new());
+                    tell(
+                        "restart",
+                        true,
+                        "restarted and ready".into(),
+                        Vec::new(),
+                        clock.now_ns(),
+                    );
                     if let Err(e) = r {
                         failed(e);
                     }
@@ -155,13 +183,14 @@ impl Nemesis<'_> {
                         false,
                         format!("SIGSTOP for {length:?}"),
                         Vec::new(),
+                        began,
                     );
                     if let Err(e) = r {
                         failed(e);
                     }
                     tokio::time::sleep(length).await;
                     let r = self.act(Lifecycle::Resume).await;
-                    tell("resume", true, "SIGCONT".into(), Vec::new());
+                    tell("resume", true, "SIGCONT".into(), Vec::new(), clock.now_ns());
                     if let Err(e) = r {
                         failed(e);
                     }
@@ -189,12 +218,19 @@ impl Nemesis<'_> {
                             clients.len()
                         ),
                         clients.clone(),
+                        began,
                     );
                     tokio::time::sleep(length).await;
                     for g in &cut {
                         proxy.heal(&Selector::Group(group_name(*g)));
                     }
-                    tell("heal", true, "partition healed".into(), clients);
+                    tell(
+                        "heal",
+                        true,
+                        "partition healed".into(),
+                        clients,
+                        clock.now_ns(),
+                    );
                 }
                 FaultAction::Latency {
                     delay,
@@ -211,10 +247,17 @@ impl Nemesis<'_> {
                         false,
                         format!("{delay:?} + up to {jitter:?} on every link for {length:?}"),
                         Vec::new(),
+                        began,
                     );
                     tokio::time::sleep(length).await;
                     proxy.heal(&Selector::All);
-                    tell("heal", true, "latency removed".into(), Vec::new());
+                    tell(
+                        "heal",
+                        true,
+                        "latency removed".into(),
+                        Vec::new(),
+                        clock.now_ns(),
+                    );
                 }
             }
         }

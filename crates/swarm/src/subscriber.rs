@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::ctx::{Batch, Ctx};
 use crate::event::Event;
-use crate::fasthash::FastSet;
+use crate::fasthash::FastMap;
 use crate::link::{Backoff, Link, Woke};
 use crate::payload::Header;
 use crate::plan::ClientPlan;
@@ -81,7 +81,7 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64, ready: Arc<C
     let mut state = State {
         subscribed: false,
         counted: false,
-        awaiting_rel: FastSet::default(),
+        awaiting_rel: FastMap::default(),
     };
     let mut backoff = Backoff::new(crate::publisher::seed(ctx.profile.seed, me.n));
     let mut lost_at: Option<u64> = None;
@@ -181,7 +181,9 @@ pub async fn run(ctx: Arc<Ctx>, me: ClientPlan, connect_at_ns: u64, ready: Arc<C
 struct State {
     subscribed: bool,
     counted: bool,
-    awaiting_rel: FastSet<u16>,
+    /// QoS 2 packet ids whose PUBREL is awaited, with the message each
+    /// carried (publisher and sequence number; `None` for a foreign one).
+    awaiting_rel: FastMap<u16, Option<(u32, u64)>>,
 }
 
 impl State {
@@ -265,7 +267,30 @@ impl State {
                     }
                     QoS::ExactlyOnce => {
                         link.queue(&Packet::PubRec(PubResponse::new(p.packet_id)))?;
-                        self.awaiting_rel.insert(p.packet_id)
+                        let carried = Header::parse(p.payload()).map(|h| (h.publisher, h.seq));
+                        match self.awaiting_rel.insert(p.packet_id, carried) {
+                            None => true,
+                            // The same message again before its PUBREL: one
+                            // delivery (MQTT-4.3.3-9 in 5.0, MQTT-4.3.3-2's
+                            // method B in 3.1.1).
+                            Some(before) if before == carried => false,
+                            // Another message on a packet id whose QoS 2
+                            // exchange is not over: the broker reused it
+                            // (MQTT-2.3.1-4 in 3.1.1, MQTT-2.2.1-4 in 5.0) or
+                            // forgot the exchange. Counted as delivered (it
+                            // is what the broker sent) and told.
+                            Some(before) => {
+                                batch.push(Event::Error {
+                                    client: me.n,
+                                    what: format!(
+                                        "QoS 2 PUBLISH of another message on packet id {} while the PUBREL of {} was awaited (3.1.1 MQTT-2.3.1-4, 5.0 MQTT-2.2.1-4)",
+                                        p.packet_id,
+                                        before.map_or("a foreign message".into(), |(n, s)| format!("publisher {n}'s seq {s}")),
+                                    ),
+                                });
+                                true
+                            }
+                        }
                     }
                 };
                 if fresh {

@@ -169,14 +169,17 @@ impl Trace {
         }
     }
 
-    /// Writes the header, every line in time order, and `end` at `end_ns`.
+    /// Writes the header, every line up to `end_ns` in time order, and
+    /// `end` there: `end_ns` is when draining finished, before the clients
+    /// disconnect (the checker owes a message only to a session still there
+    /// at `end`; what happens after it does not count).
     pub fn write(mut self, end_ns: u64, out: &mut impl Write) -> std::io::Result<()> {
         let header = json!({"ev": "meta", "format": FORMAT, "version": self.meta.version,
             "target": self.meta.target, "durable": self.meta.durable});
         writeln!(out, "{header}")?;
         // Stable: events of one task at the same millisecond keep their order.
         self.lines.sort_by_key(|(t, _)| *t);
-        for (_, l) in &self.lines {
+        for (_, l) in self.lines.iter().filter(|(t, _)| *t <= end_ns) {
             writeln!(out, "{l}")?;
         }
         let end = json!({"ev": "end", "t_ms": self.t_ms(end_ns)});
