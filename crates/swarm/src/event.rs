@@ -125,6 +125,27 @@ pub enum Event {
         /// What.
         what: String,
     },
-    /// The nemesis began or ended a fault ([`crate::nemesis`]).
-    Fault(crate::nemesis::FaultEvent),
+    /// The nemesis began or ended a fault.
+    Fault(FaultEvent),
+}
+
+/// A fault's beginning or end, as the nemesis tells
+/// it to the collector and the trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultEvent {
+    /// The occurrence, from 0, in schedule order.
+    pub index: usize,
+    /// The schedule's action name (`kill_restart`, `partition`...).
+    pub action: &'static str,
+    /// The trace's fault kind of this step: `kill`, `stop`, `restart`,
+    /// `pause`, `resume`, `partition`, `heal`, `latency`.
+    pub kind: &'static str,
+    /// The fault ends here (the broker is back, the link healed).
+    pub end: bool,
+    /// What was done, in words.
+    pub detail: String,
+    /// The clients a partition cuts off (profile numbers).
+    pub clients: Vec<u32>,
+    /// When.
+    pub at_ns: u64,
 }

@@ -19,7 +19,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use crate::clock::Clock;
-use crate::event::Event;
+use crate::event::{Event, FaultEvent};
 use crate::profile::{FaultAction, FaultAt};
 
 /// Proxy listener groups the clients are spread over (client `n` on group
@@ -29,26 +29,6 @@ pub const GROUPS: u32 = 20;
 /// The name of group `g` on the proxy.
 pub fn group_name(g: u32) -> String {
     format!("swarm-{g}")
-}
-
-/// A fault's beginning or end, as the collector and the trace see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FaultEvent {
-    /// The occurrence, from 0, in schedule order.
-    pub index: usize,
-    /// The schedule's action name (`kill_restart`, `partition`...).
-    pub action: &'static str,
-    /// The trace's fault kind of this step: `kill`, `stop`, `restart`,
-    /// `pause`, `resume`, `partition`, `heal`, `latency`.
-    pub kind: &'static str,
-    /// The fault ends here (the broker is back, the link healed).
-    pub end: bool,
-    /// What was done, in words.
-    pub detail: String,
-    /// The clients a partition cuts off (profile numbers).
-    pub clients: Vec<u32>,
-    /// When.
-    pub at_ns: u64,
 }
 
 /// What the nemesis acts on.

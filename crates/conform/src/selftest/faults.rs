@@ -23,10 +23,11 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub mod aware;
+mod aware_state;
 #[cfg(test)]
 mod aware_tests;
 
-pub(crate) use aware::{ClientRecord, WillOut};
+pub(crate) use aware_state::{ClientRecord, WillOut};
 
 /// How long [`Fault::DeliveriesSwapped`] holds a delivery back, waiting for
 /// the next one on the same topic to overtake it.
@@ -381,7 +382,7 @@ impl Fault {
                 &["MQTT-4.7.2-1"],
                 "subscribe to `#` or `+/...` and expect nothing whose topic begins with `$`",
             ),
-            aware => aware::info(aware),
+            aware => aware_info(aware),
         };
         FaultInfo {
             name,
@@ -492,7 +493,7 @@ pub(crate) struct Session {
     /// PINGREQs the proxy sent in the client's place, not yet answered.
     fake_pings: u32,
     /// The fault-aware faults' view of this connection.
-    aware: aware::ConnState,
+    aware: aware_state::ConnState,
 }
 
 impl Session {
@@ -516,7 +517,7 @@ impl Session {
             connected: false,
             last_to_server: now,
             fake_pings: 0,
-            aware: aware::ConnState::default(),
+            aware: aware_state::ConnState::default(),
         }
     }
 
@@ -813,11 +814,11 @@ impl Session {
     /// A PUBLISH from the server to the client.
     fn deliver(&mut self, mut p: Publish, raw: Bytes, now: Instant, out: &mut Out) {
         match self.aware_deliver(&mut p, now, out) {
-            aware::Delivery::Altered => {
+            aware_state::Delivery::Altered => {
                 return self.altered_to_client(out, &Packet::Publish(p), raw)
             }
-            aware::Delivery::Dropped => return,
-            aware::Delivery::Untouched => {}
+            aware_state::Delivery::Dropped => return,
+            aware_state::Delivery::Untouched => {}
         }
         let v5 = self.v5();
         match self.fault {
@@ -1131,6 +1132,55 @@ pub(crate) fn leak_topic(filter: &str) -> Option<String> {
         }
     }
     Some(levels.join("/"))
+}
+
+/// The catalogue entry of a fault of [`Fault::FAULT_AWARE`].
+fn aware_info(f: Fault) -> Entry {
+    match f {
+        Fault::RetransmittedPubrelDropped => (
+            "retransmitted-pubrel-dropped",
+            "a PUBREL the client re-sends on a later connection is ignored: no PUBCOMP",
+            &["MQTT-4.3.3-2"],
+            &["MQTT-4.3.3-11"],
+            "release a QoS 2 message (PUBREL), reconnect, re-send the PUBREL and expect PUBCOMP",
+        ),
+        Fault::QueuedLostOnReconnect => (
+            "queued-lost-on-reconnect",
+            "messages queued for a resumed session are acknowledged in the client's place, never delivered",
+            &["MQTT-3.1.2-5", "MQTT-4.1.0-1", "MQTT-4.4.0-1"],
+            &["MQTT-3.1.2-5", "MQTT-3.1.2-23", "MQTT-4.4.0-1"],
+            "queue a QoS 1 message for an offline session, resume it, expect the message after CONNACK",
+        ),
+        Fault::DupCleared => (
+            "dup-cleared",
+            "a re-delivery after reconnect reaches the client with DUP 0",
+            &["MQTT-3.3.1-1"],
+            &["MQTT-3.3.1-1"],
+            "leave a QoS 1 delivery unacknowledged, resume the session, expect it again with dup: true",
+        ),
+        Fault::WillAfterCleanDisconnect => (
+            "will-after-clean-disconnect",
+            "a returning client's will is published after its normal DISCONNECT",
+            &["MQTT-3.1.2-10", "MQTT-3.14.4-3"],
+            &["MQTT-3.1.2-10", "MQTT-3.14.4-3"],
+            "connect twice with one client id and a will, DISCONNECT normally, expect no will",
+        ),
+        Fault::StallAnsweredAsLive => (
+            "stall-answered-as-live",
+            "a stalled link the broker keeps writing to is never timed out; its will waits",
+            &["MQTT-3.1.2-24", "MQTT-3.1.2-8"],
+            &["MQTT-3.1.2-22", "MQTT-3.1.2-8"],
+            "stall a subscriber with Keep Alive 1 and a will, keep publishing to it, expect the will",
+        ),
+        Fault::SessionPresentForgotten => (
+            "session-present-forgotten",
+            "a returning client's resumed session is reported with Session Present 0",
+            &["MQTT-3.2.2-2"],
+            &["MQTT-3.2.2-3"],
+            "resume a session and expect the connack with session_present: true",
+        ),
+        other => unreachable!("{other:?} is not in Fault::FAULT_AWARE"),
+    }
 }
 
 #[cfg(test)]

@@ -52,135 +52,16 @@
 //!   [`Fault::SessionPresentFlipped`], first connections are untouched.
 //!   Breaks 3.1.1 MQTT-3.2.2-2, 5.0 MQTT-3.2.2-3.
 
-use std::collections::HashMap;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
-use mqtt_codec::{
-    ConnAck, Connect, Packet, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode, Will,
-};
+use mqtt_codec::{ConnAck, Connect, Packet, PubResponse, Publish, QoS, ReasonCode, Will};
 use mqtt_netfault::Out;
 
+use super::aware_state::{ClientRecord, Delivery, WillOut};
 #[cfg(doc)]
 use super::Shared;
-use super::{Entry, Fault, Session};
-
-/// The catalogue entry of a fault of [`Fault::FAULT_AWARE`].
-pub(super) fn info(f: Fault) -> Entry {
-    match f {
-        Fault::RetransmittedPubrelDropped => (
-            "retransmitted-pubrel-dropped",
-            "a PUBREL the client re-sends on a later connection is ignored: no PUBCOMP",
-            &["MQTT-4.3.3-2"],
-            &["MQTT-4.3.3-11"],
-            "release a QoS 2 message (PUBREL), reconnect, re-send the PUBREL and expect PUBCOMP",
-        ),
-        Fault::QueuedLostOnReconnect => (
-            "queued-lost-on-reconnect",
-            "messages queued for a resumed session are acknowledged in the client's place, never delivered",
-            &["MQTT-3.1.2-5", "MQTT-4.1.0-1", "MQTT-4.4.0-1"],
-            &["MQTT-3.1.2-5", "MQTT-3.1.2-23", "MQTT-4.4.0-1"],
-            "queue a QoS 1 message for an offline session, resume it, expect the message after CONNACK",
-        ),
-        Fault::DupCleared => (
-            "dup-cleared",
-            "a re-delivery after reconnect reaches the client with DUP 0",
-            &["MQTT-3.3.1-1"],
-            &["MQTT-3.3.1-1"],
-            "leave a QoS 1 delivery unacknowledged, resume the session, expect it again with dup: true",
-        ),
-        Fault::WillAfterCleanDisconnect => (
-            "will-after-clean-disconnect",
-            "a returning client's will is published after its normal DISCONNECT",
-            &["MQTT-3.1.2-10", "MQTT-3.14.4-3"],
-            &["MQTT-3.1.2-10", "MQTT-3.14.4-3"],
-            "connect twice with one client id and a will, DISCONNECT normally, expect no will",
-        ),
-        Fault::StallAnsweredAsLive => (
-            "stall-answered-as-live",
-            "a stalled link the broker keeps writing to is never timed out; its will waits",
-            &["MQTT-3.1.2-24", "MQTT-3.1.2-8"],
-            &["MQTT-3.1.2-22", "MQTT-3.1.2-8"],
-            "stall a subscriber with Keep Alive 1 and a will, keep publishing to it, expect the will",
-        ),
-        Fault::SessionPresentForgotten => (
-            "session-present-forgotten",
-            "a returning client's resumed session is reported with Session Present 0",
-            &["MQTT-3.2.2-2"],
-            &["MQTT-3.2.2-3"],
-            "resume a session and expect the connack with session_present: true",
-        ),
-        other => unreachable!("{other:?} is not in Fault::FAULT_AWARE"),
-    }
-}
-
-/// What the proxy remembers of one client id's connections.
-#[derive(Debug, Default)]
-pub(crate) struct ClientRecord {
-    /// CONNECTs seen with this client id.
-    connections: u64,
-    /// Packet ids of the PUBRELs the client sent, each with the connection
-    /// (its number among this client id's, from 1) that sent it first. A
-    /// new QoS 2 PUBLISH (DUP 0) with the id starts a new exchange and
-    /// forgets it.
-    pubrels: HashMap<u16, u64>,
-}
-
-/// A will the proxy publishes itself, for
-/// [`Fault::WillAfterCleanDisconnect`].
-#[derive(Debug, Clone)]
-pub(crate) struct WillOut {
-    /// The version the client spoke.
-    pub(crate) version: ProtocolVersion,
-    /// The will of its CONNECT.
-    pub(crate) will: Will,
-}
-
-impl WillOut {
-    /// The PUBLISH that carries the will (packet id left 0 for the
-    /// publisher to set).
-    pub(crate) fn publish(&self) -> Publish {
-        let mut p = Publish::new(self.will.topic.clone(), self.will.payload.clone());
-        p.qos = self.will.qos;
-        p.retain = self.will.retain;
-        if self.version.is_v5() {
-            p.properties = self.will.properties.clone();
-            p.properties.will_delay_interval = None;
-        }
-        p
-    }
-}
-
-/// The fault-aware faults' view of one connection.
-#[derive(Debug, Default)]
-pub(crate) struct ConnState {
-    /// The client id of its CONNECT (none when empty: the server assigns
-    /// one, which no later connection can repeat).
-    client_id: Option<String>,
-    /// This connection's number among its client id's, from 1.
-    index: u64,
-    /// An earlier connection used this client id.
-    returning: bool,
-    /// The will of its CONNECT.
-    will: Option<Will>,
-    /// CONNACK said Session Present 1 and the client has sent nothing
-    /// since: what the server sends now was queued for the session.
-    queued_phase: bool,
-    /// When the server last sent this connection anything after CONNACK,
-    /// answers to the proxy's own PINGREQs aside.
-    pub(super) last_from_server: Option<Instant>,
-}
-
-/// What the fault-aware faults did to a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Delivery {
-    /// Nothing: the other faults may act on it.
-    Untouched,
-    /// Changed: send the changed packet.
-    Altered,
-    /// Dropped (and acknowledged to the server if need be).
-    Dropped,
-}
+use super::{Fault, Session};
 
 impl Session {
     /// The record of this connection's client id, if it has one.
