@@ -2,9 +2,10 @@
 //! release mode (a debug build generates far less load per CPU-second), and
 //! `cargo xtask load schema`, which regenerates
 //! scenarios/load/profile.schema.json, and `cargo xtask load persistence`,
-//! the cost of persistence in one run: the same QoS 1 profile on `ref` and
-//! `ref-durable` (`serve --data`, fsync always), `mosquitto` and
-//! `mosquitto-persist`, side by side in reports/persistence.md.
+//! the cost of persistence in one run: the same QoS 1 profile on `ref`,
+//! `ref-durable` (`serve --data`, fsync always), `ref-durable-batch` (group
+//! commit), `mosquitto` and `mosquitto-persist`, side by side in
+//! reports/persistence.md.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -39,7 +40,13 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<ExitCode> {
 
 /// The targets of the persistence benchmark: each broker in memory and
 /// with its durable state.
-const PERSISTENCE_TARGETS: [&str; 4] = ["ref", "ref-durable", "mosquitto", "mosquitto-persist"];
+const PERSISTENCE_TARGETS: [&str; 5] = [
+    "ref",
+    "ref-durable",
+    "ref-durable-batch",
+    "mosquitto",
+    "mosquitto-persist",
+];
 
 /// The profile it runs.
 const PERSISTENCE_PROFILE: &str = "scenarios/load/persistence-qos1.yaml";
@@ -252,7 +259,9 @@ fn table(rows: &[Row], fsyncs: Option<f64>, loadavg: Option<&str>) -> String {
         s,
         "\nWhat each target writes before its PUBACK: `ref` nothing; `ref-durable` (`serve --data`, \
          fsync always) commits and fsyncs every input (the PUBLISH, then the subscriber's PUBACK) \
-         before its outputs, so its rate is bound by the disk's fsyncs; `mosquitto` nothing; \
+         before its outputs, so its rate is bound by the disk's fsyncs; `ref-durable-batch` \
+         (`--fsync batch`) commits and fsyncs each batch of inputs the broker took together \
+         before any of their outputs: the same promise, one fsync per batch; `mosquitto` nothing; \
          `mosquitto-persist` nothing either: it saves its whole state every second \
          (`autosave_interval 1`) and at a clean stop, so it costs no latency and a SIGKILL loses up \
          to the last second."

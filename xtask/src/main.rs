@@ -89,7 +89,7 @@ enum Command {
     /// --target mosquitto`, `cargo xtask load capacity ...`, `cargo xtask
     /// load merge ...`; `cargo xtask load schema` regenerates the profile
     /// schema; `cargo xtask load persistence` compares ref, ref-durable,
-    /// mosquitto and mosquitto-persist on one QoS 1 profile
+    /// ref-durable-batch, mosquitto and mosquitto-persist on one QoS 1 profile
     /// (reports/persistence.md); `cargo xtask load faults [--targets a,b]`
     /// runs the faults smoke profile on each broker (reports/faults.md).
     Load {
