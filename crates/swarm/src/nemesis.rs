@@ -48,21 +48,17 @@ impl Nemesis<'_> {
     /// fault without a lifecycle, a link fault without the proxy.
     pub fn refusal(&self, schedule: &[FaultAt]) -> Option<String> {
         for f in schedule {
-            let verbs: &[Lifecycle] = match f.action {
-                FaultAction::KillRestart { .. } => &[Lifecycle::Kill, Lifecycle::Restart],
-                FaultAction::Restart { .. } => &[Lifecycle::Stop, Lifecycle::Restart],
-                FaultAction::Pause { .. } => &[Lifecycle::Pause, Lifecycle::Resume],
-                FaultAction::Partition { .. } | FaultAction::Latency { .. } => {
-                    if self.proxy.is_none() {
-                        return Some(format!("`{}` needs the fault proxy", f.action.name()));
-                    }
-                    &[]
+            let verbs = match broker_steps(&f.action) {
+                Some(b) => [b.begin, b.end].map(|(v, _)| v).to_vec(),
+                None if self.proxy.is_none() => {
+                    return Some(format!("`{}` needs the fault proxy", f.action.name()));
                 }
+                None => Vec::new(),
             };
             for v in verbs {
                 let why = match self.broker {
                     None => Some("the harness does not run this broker".to_owned()),
-                    Some(t) => t.lifecycle_unsupported(*v),
+                    Some(t) => t.lifecycle_unsupported(v),
                 };
                 if let Some(why) = why {
                     return Some(format!(
@@ -105,76 +101,30 @@ impl Nemesis<'_> {
                 })]);
             };
             let mut failed = |what: String| errors.push(format!("fault {}: {what}", index + 1));
+            if let Some(b) = broker_steps(&f.action) {
+                let r = self.act(b.begin.0).await;
+                tell(b.begin.1, false, b.detail, Vec::new(), began);
+                if let Err(e) = r {
+                    failed(e);
+                }
+                tokio::time::sleep(b.wait).await;
+                let r = self.act(b.end.0).await;
+                tell(
+                    b.end.1,
+                    true,
+                    b.end_detail.into(),
+                    Vec::new(),
+                    clock.now_ns(),
+                );
+                if let Err(e) = r {
+                    failed(e);
+                }
+                continue;
+            }
             match f.action {
-                FaultAction::KillRestart { down } => {
-                    let r = self.act(Lifecycle::Kill).await;
-                    tell(
-                        "kill",
-                        false,
-                        format!("SIGKILL, down {down:?}"),
-                        Vec::new(),
-                        began,
-                    );
-                    if let Err(e) = r {
-                        failed(e);
-                    }
-                    tokio::time::sleep(down).await;
-                    let r = self.act(Lifecycle::Restart).await;
-                    tell(
-                        "restart",
-                        true,
-                        "restarted and ready".into(),
-                        Vec::new(),
-                        clock.now_ns(),
-                    );
-                    if let Err(e) = r {
-                        failed(e);
-                    }
-                }
-                FaultAction::Restart { down } => {
-                    let r = self.act(Lifecycle::Stop).await;
-                    tell(
-                        "stop",
-                        false,
-                        format!("SIGTERM, down {down:?}"),
-                        Vec::new(),
-                        began,
-                    );
-                    if let Err(e) = r {
-                        failed(e);
-                    }
-                    tokio::time::sleep(down).await;
-                    let r = self.act(Lifecycle::Restart).await;
-                    tell(
-                        "restart",
-                        true,
-                        "restarted and ready".into(),
-                        Vec::new(),
-                        clock.now_ns(),
-                    );
-                    if let Err(e) = r {
-                        failed(e);
-                    }
-                }
-                FaultAction::Pause { length } => {
-                    let r = self.act(Lifecycle::Pause).await;
-                    tell(
-                        "pause",
-                        false,
-                        format!("SIGSTOP for {length:?}"),
-                        Vec::new(),
-                        began,
-                    );
-                    if let Err(e) = r {
-                        failed(e);
-                    }
-                    tokio::time::sleep(length).await;
-                    let r = self.act(Lifecycle::Resume).await;
-                    tell("resume", true, "SIGCONT".into(), Vec::new(), clock.now_ns());
-                    if let Err(e) = r {
-                        failed(e);
-                    }
-                }
+                FaultAction::KillRestart { .. }
+                | FaultAction::Restart { .. }
+                | FaultAction::Pause { .. } => {}
                 FaultAction::Partition { percent, length } => {
                     let Some(proxy) = self.proxy else {
                         failed("no fault proxy".into());
@@ -261,6 +211,45 @@ impl Nemesis<'_> {
     fn cut(&self, percent: f64, entry: usize, occurrence: u32) -> Vec<u32> {
         partition_groups(self.seed, percent, entry, occurrence)
     }
+}
+
+/// A broker fault's two lifecycle steps, each with its trace kind, the
+/// wait between them and what the trace says of them.
+struct BrokerSteps {
+    begin: (Lifecycle, &'static str),
+    end: (Lifecycle, &'static str),
+    wait: std::time::Duration,
+    detail: String,
+    end_detail: &'static str,
+}
+
+/// The steps of a broker fault; `None` for a link fault.
+fn broker_steps(action: &FaultAction) -> Option<BrokerSteps> {
+    let restart = (Lifecycle::Restart, "restart");
+    Some(match *action {
+        FaultAction::KillRestart { down } => BrokerSteps {
+            begin: (Lifecycle::Kill, "kill"),
+            end: restart,
+            wait: down,
+            detail: format!("SIGKILL, down {down:?}"),
+            end_detail: "restarted and ready",
+        },
+        FaultAction::Restart { down } => BrokerSteps {
+            begin: (Lifecycle::Stop, "stop"),
+            end: restart,
+            wait: down,
+            detail: format!("SIGTERM, down {down:?}"),
+            end_detail: "restarted and ready",
+        },
+        FaultAction::Pause { length } => BrokerSteps {
+            begin: (Lifecycle::Pause, "pause"),
+            end: (Lifecycle::Resume, "resume"),
+            wait: length,
+            detail: format!("SIGSTOP for {length:?}"),
+            end_detail: "SIGCONT",
+        },
+        FaultAction::Partition { .. } | FaultAction::Latency { .. } => return None,
+    })
 }
 
 /// The proxy groups a partition cuts: `percent` of [`GROUPS`] (at least
