@@ -9,7 +9,7 @@
 //! install` installs it), not a silent gap.
 
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 
@@ -45,14 +45,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<ExitCode> {
         _ => (None, args),
     };
     let extra: Vec<&String> = extra.iter().filter(|a| *a != "--").collect();
-    let built = Command::new(crate::workspace::cargo())
-        .args(["build", "-q", "--release", "-p", "mqtt-harness"])
-        .current_dir(root)
-        .status()?;
-    if !built.success() {
-        anyhow::bail!("cargo build --release -p mqtt-harness failed");
-    }
-    let bin = root.join("target/release/mqtt-harness");
+    crate::workspace::build_release_harness(root)?;
+    let harness = || crate::workspace::release_harness(root);
     let reports = root.join("reports");
     let mut rows = Vec::new();
     for (target, profile) in TARGETS {
@@ -75,29 +69,19 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<ExitCode> {
         let dir = reports.join(target).join("load");
         let json = dir.join(format!("{name}.json"));
         let trace = dir.join(format!("{name}.trace.jsonl"));
-        for f in [&json, &trace] {
-            match std::fs::remove_file(f) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| f.display().to_string()),
-            }
-        }
-        let out = Command::new(&bin)
+        crate::workspace::remove_stale(&json)?;
+        crate::workspace::remove_stale(&trace)?;
+        let out = harness()
             .args(["load", "-p", profile, "-t", target, "--quiet", "--trace"])
             .arg(&trace)
             .args(&extra)
-            .current_dir(root)
             .output()?;
         let said = String::from_utf8_lossy(&out.stderr).into_owned();
         let row = match std::fs::read_to_string(&json) {
             Ok(text) => {
                 let r: serde_json::Value =
                     serde_json::from_str(&text).with_context(|| json.display().to_string())?;
-                let check = Command::new(&bin)
-                    .arg("check")
-                    .arg(&trace)
-                    .current_dir(root)
-                    .output()?;
+                let check = harness().arg("check").arg(&trace).output()?;
                 Row::of(target, &r, check.status.code())
             }
             Err(_) => {

@@ -30,10 +30,9 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<ExitCode> {
     if args.first().map(String::as_str) == Some("persistence") {
         return persistence(root, &args[1..]);
     }
-    let status = std::process::Command::new(crate::workspace::cargo())
-        .args(["run", "-q", "--release", "-p", "mqtt-harness", "--", "load"])
+    let status = crate::workspace::release_harness(root)
+        .arg("load")
         .args(args)
-        .current_dir(root)
         .status()?;
     Ok(crate::workspace::exit(status))
 }
@@ -58,14 +57,7 @@ const PERSISTENCE_PROFILE: &str = "scenarios/load/persistence-qos1.yaml";
 fn persistence(root: &Path, extra: &[String]) -> anyhow::Result<ExitCode> {
     use anyhow::Context as _;
     let reports = root.join("reports");
-    // One release build first, so that no target's run pays for it.
-    let built = std::process::Command::new(crate::workspace::cargo())
-        .args(["build", "-q", "--release", "-p", "mqtt-harness"])
-        .current_dir(root)
-        .status()?;
-    if !built.success() {
-        anyhow::bail!("cargo build --release -p mqtt-harness failed");
-    }
+    crate::workspace::build_release_harness(root)?;
     let fsyncs = fsync_rate(&reports.join("work"));
     let load = std::fs::read_to_string("/proc/loadavg").ok();
     let mut rows = Vec::new();
@@ -75,17 +67,11 @@ fn persistence(root: &Path, extra: &[String]) -> anyhow::Result<ExitCode> {
             .join(target)
             .join("load")
             .join("persistence-qos1.json");
-        // A report left by an earlier run must not stand in for this one.
-        match std::fs::remove_file(&json) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| json.display().to_string()),
-        }
-        let status = std::process::Command::new(crate::workspace::cargo())
-            .args(["run", "-q", "--release", "-p", "mqtt-harness", "--", "load"])
+        crate::workspace::remove_stale(&json)?;
+        let status = crate::workspace::release_harness(root)
+            .arg("load")
             .args(["-p", PERSISTENCE_PROFILE, "-t", target, "--quiet"])
             .args(extra)
-            .current_dir(root)
             .status()?;
         let row = match std::fs::read_to_string(&json) {
             Ok(text) => {

@@ -24,3 +24,35 @@ pub(crate) fn root() -> PathBuf {
         .expect("xtask/ has a parent")
         .to_path_buf()
 }
+
+/// Builds `mqtt-harness` in release mode, once before a task's runs, so
+/// that no run pays for the build.
+pub(crate) fn build_release_harness(root: &Path) -> anyhow::Result<()> {
+    let built = std::process::Command::new(cargo())
+        .args(["build", "-q", "--release", "-p", "mqtt-harness"])
+        .current_dir(root)
+        .status()?;
+    if !built.success() {
+        anyhow::bail!("cargo build --release -p mqtt-harness failed");
+    }
+    Ok(())
+}
+
+/// `mqtt-harness` in release mode (through `cargo run`, wherever the
+/// target directory is), run in `root`; add its arguments.
+pub(crate) fn release_harness(root: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(cargo());
+    c.args(["run", "-q", "--release", "-p", "mqtt-harness", "--"])
+        .current_dir(root);
+    c
+}
+
+/// Removes a report an earlier run left, so that it cannot stand in for
+/// this run's; a missing one is fine.
+pub(crate) fn remove_stale(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(path.display().to_string())),
+    }
+}
